@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`. Both start with `make setup`.
+PY313 ?= $(shell PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || command -v python3.13)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+
+.PHONY: setup run test bench clean-venv
+
+setup: $(STAMP)
+	@$(PY) -m captioner prepare-encoder
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PY313) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+run: setup
+	$(PY) -m photoshare.devserver
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/bench_captioner.py
+	$(PY) bench/bench_upload_to_caption.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,231 @@
+"""Inference: beam search over a decoder, and the `Captioner` used by the worker and the CLI.
+
+    cap = Captioner.load(path)          # once per process
+    results = cap.caption([jpeg_bytes, pil_image, ...])
+
+Each result is a `CaptionResult` or, for an image that cannot be read, a `CaptionError`
+(returned in its place, never raised): one bad photo does not fail a batch.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from captioner import checkpoint
+from captioner.data import Vocabulary
+from captioner.paths import DEFAULT_MODEL_DIR
+from captioner.preprocess import ImageDecodeError, encoder_input
+
+DEFAULT_BEAM_WIDTH = 3
+DEFAULT_LENGTH_PENALTY = 1.0  # score / length**alpha; alpha=1 is the plain per-word mean
+
+
+class CaptionError(Exception):
+    """An image that could not be captioned; `reason` says why, in words a user can act on."""
+
+    def __init__(self, reason: str, index: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.index = index
+
+    def to_dict(self) -> dict:
+        return {"error": self.reason}
+
+
+@dataclass
+class Hypothesis:
+    words: list[str]
+    score: float                      # length-normalised log-probability
+    attention: np.ndarray | None = None  # (len(words), H*W)
+
+
+@dataclass
+class CaptionResult:
+    caption: str
+    alternatives: list[dict]          # [{"caption", "score"}], best first, the best included
+    attention: list[dict]             # [{"word", "weights": H x W}] for the best caption
+    model_version: str
+    timings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "caption": self.caption,
+            "alternatives": self.alternatives,
+            "attention": self.attention,
+            "model_version": self.model_version,
+            "timings": self.timings,
+        }
+
+
+def _gather_state(state: dict, rows: np.ndarray) -> dict:
+    import tensorflow as tf
+
+    return {k: tf.gather(v, rows) for k, v in state.items()}
+
+
+def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_width: int = DEFAULT_BEAM_WIDTH,
+                max_len: int | None = None, length_penalty: float = DEFAULT_LENGTH_PENALTY) -> list[list[Hypothesis]]:
+    """Batched beam search. Returns, per image, up to `beam_width` hypotheses, best first.
+
+    Scores are log-probabilities divided by length**length_penalty (length counts <end>).
+    <pad>, <start> and <unk> are never emitted, and a caption has at least one word.
+    """
+    import tensorflow as tf
+
+    n, k = len(features), beam_width
+    max_len = max_len or model.config.max_len + 1
+    state = model.initial_state(tf.constant(features))
+    state = _gather_state(state, np.repeat(np.arange(n), k))           # rows: image-major, k beams each
+    words = np.full(n * k, vocab.start_id, dtype=np.int32)
+    scores = np.full((n, k), -np.inf, dtype=np.float64)
+    scores[:, 0] = 0.0                                                   # start from one beam
+    history = np.zeros((n * k, 0), dtype=np.int32)                     # words so far, per row
+    attn_history = None                                                  # (n*k, t, H*W)
+    finished: list[list[Hypothesis]] = [[] for _ in range(n)]
+    banned = [vocab.pad_id, vocab.start_id, vocab.unk_id]
+    vocab_size = len(vocab)
+
+    for t in range(max_len):
+        logits, state, alpha = step_fn(tf.constant(words), state)
+        logp = tf.nn.log_softmax(logits).numpy().astype(np.float64)
+        logp[:, banned] = -np.inf
+        if t == 0:
+            logp[:, vocab.end_id] = -np.inf                              # never an empty caption
+        if t == max_len - 1:                                             # out of room: must end
+            forced = np.full_like(logp, -np.inf)
+            forced[:, vocab.end_id] = logp[:, vocab.end_id]
+            logp = forced
+        alpha = None if alpha is None else alpha.numpy()
+        total = (scores.reshape(-1, 1) + logp).reshape(n, k * vocab_size)
+        top = np.argsort(-total, axis=1)[:, : 2 * k]                     # enough to refill k live beams
+        next_rows = np.repeat(np.arange(n)[:, None] * k, k, axis=1)     # dead slots point at own rows
+        next_words = np.full((n, k), vocab.end_id, dtype=np.int32)
+        next_scores = np.full((n, k), -np.inf)
+        for i in range(n):
+            live = 0
+            for flat in top[i]:
+                score = total[i, flat]
+                if not np.isfinite(score):
+                    break
+                beam, word = divmod(int(flat), vocab_size)
+                row = i * k + beam
+                if word == vocab.end_id:
+                    if len(finished[i]) < k:
+                        seq = history[row].tolist()
+                        attn = None
+                        if alpha is not None:
+                            past = attn_history[row] if attn_history is not None else alpha[row][:0]
+                            attn = np.concatenate([past, alpha[row][None]], 0)
+                        finished[i].append(Hypothesis(vocab.decode(seq), score / (len(seq) + 1) ** length_penalty, attn))
+                    continue
+                if live < k:
+                    next_rows[i, live], next_words[i, live], next_scores[i, live] = row, word, score
+                    live += 1
+            if len(finished[i]) >= k:
+                next_scores[i] = -np.inf                                 # image done: stop growing
+        if all(len(f) >= k for f in finished) or not np.isfinite(next_scores).any():
+            break
+        rows = next_rows.reshape(-1)
+        state = _gather_state(state, rows)
+        history = np.concatenate([history[rows], next_words.reshape(-1, 1)], 1)
+        if alpha is not None:
+            step_alpha = alpha[rows][:, None, :]
+            attn_history = step_alpha if attn_history is None else np.concatenate([attn_history[rows], step_alpha], 1)
+        words = next_words.reshape(-1)
+        scores = next_scores
+    return [sorted(f, key=lambda h: -h.score) for f in finished]
+
+
+def make_step_fn(model):
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def step(words, state):
+        return model.step(words, state, training=False)
+
+    return step
+
+
+class Captioner:
+    def __init__(self, model, vocab: Vocabulary, meta: dict, version: str, encoder=None,
+                 beam_width: int = DEFAULT_BEAM_WIDTH, length_penalty: float | None = None):
+        self.model = model
+        self.vocab = vocab
+        self.meta = meta
+        self.model_version = version
+        self.beam_width = beam_width
+        decoding = meta.get("decoding", {})
+        self.length_penalty = length_penalty if length_penalty is not None else decoding.get(
+            "length_penalty", DEFAULT_LENGTH_PENALTY)
+        self._encoder = encoder
+        self._step = make_step_fn(model)
+        self._encode = None
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_MODEL_DIR, encoder=None, eager: bool = True, **kwargs) -> "Captioner":
+        """Load a checkpoint; `eager` also loads the VGG16 encoder now (a worker wants that at
+        start-up), otherwise on first use (evaluation on cached features never needs it)."""
+        model, vocab, meta = checkpoint.load(path)
+        version = f"{meta.get('name', Path(path).name)}@{checkpoint.weights_digest(path)[:12]}"
+        captioner = cls(model, vocab, meta, version, encoder=encoder, **kwargs)
+        if eager:
+            captioner.encoder  # noqa: B018 - load it now
+        return captioner
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from captioner.encoder import load_encoder
+
+            self._encoder = load_encoder(self.model.config.feature_layer)
+        return self._encoder
+
+    def encode(self, batch: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+
+        if self._encode is None:
+            self._encode = tf.function(lambda x: self.encoder(x, training=False), reduce_retracing=True)
+        return self._encode(tf.constant(batch)).numpy()
+
+    def caption_features(self, features: np.ndarray, beam_width: int | None = None) -> list[list[Hypothesis]]:
+        return beam_search(self.model, self._step, np.asarray(features, dtype=np.float32), self.vocab,
+                           beam_width=beam_width or self.beam_width, length_penalty=self.length_penalty)
+
+    def caption(self, images, beam_width: int | None = None, batch_size: int = 8) -> list:
+        """Caption a list of images (bytes or PIL images). Never raises for one bad image."""
+        results: list = [None] * len(images)
+        ready: list[tuple[int, np.ndarray]] = []
+        for index, image in enumerate(images):
+            try:
+                ready.append((index, encoder_input(image)))
+            except ImageDecodeError as exc:
+                results[index] = CaptionError(str(exc), index)
+            except Exception as exc:  # any decoder bug in Pillow must not fail the whole batch
+                results[index] = CaptionError(f"cannot read image: {exc.__class__.__name__}: {exc}", index)
+        h, w, _ = self.model.config.feature_shape
+        for begin in range(0, len(ready), batch_size):
+            chunk = ready[begin: begin + batch_size]
+            started = time.perf_counter()
+            features = self.encode(np.stack([array for _, array in chunk]))
+            encoded = time.perf_counter()
+            hypotheses = self.caption_features(features, beam_width)
+            decoded = time.perf_counter()
+            per_image = {"encode_s": round((encoded - started) / len(chunk), 4),
+                         "decode_s": round((decoded - encoded) / len(chunk), 4)}
+            for (index, _), hyps in zip(chunk, hypotheses):
+                best = hyps[0]
+                attention = []
+                if best.attention is not None:
+                    attention = [{"word": word, "weights": np.round(best.attention[i].reshape(h, w), 4).tolist()}
+                                 for i, word in enumerate(best.words)]
+                results[index] = CaptionResult(
+                    caption=" ".join(best.words),
+                    alternatives=[{"caption": " ".join(x.words), "score": round(float(x.score), 4)} for x in hyps],
+                    attention=attention,
+                    model_version=self.model_version,
+                    timings=per_image,
+                )
+        return results
