@@ -76,6 +76,14 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _tune(args) -> int:
+    from captioner.evaluate import tune_decoding
+
+    decoding = tune_decoding(args.model, args.data, write=not args.dry_run)
+    print(json.dumps({k: v for k, v in decoding.items() if k != "dev_trials"}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m captioner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="encode the images instead of using cached features")
     p.add_argument("--no-meteor", action="store_true")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("tune-decoding", help="choose the length penalty on the dev split; stored in the checkpoint")
+    p.add_argument("--data", required=True)
+    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=_tune)
     return parser
 
 

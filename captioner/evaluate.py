@@ -81,3 +81,26 @@ def evaluate(model_dir: str | Path, data: str | Path, split: str = "test", beam_
                 handle.write(json.dumps({"image": name, "caption": hypotheses[name][0],
                                          "alternatives": hypotheses[name], "references": references[name]}) + "\n")
     return report
+
+
+def tune_decoding(model_dir: str | Path, data: str | Path, penalties=(0.0, 0.5, 1.0, 1.5, 2.0),
+                  widths=(1, 3, 5), write: bool = True, log=print) -> dict:
+    """Pick the length penalty on the dev split (beam 3, the product default) by BLEU-4, and
+    record every tried setting. The choice is written into the checkpoint's config.json."""
+    from captioner import checkpoint
+
+    trials = []
+    for width in widths:
+        for penalty in (penalties if width > 1 else (1.0,)):
+            report = evaluate(model_dir, data, split="dev", beam_width=width, length_penalty=penalty, meteor=False)
+            trial = {"beam_width": width, "length_penalty": penalty, **report["metrics"],
+                     "mean_length": report["mean_length"]}
+            log(json.dumps(trial))
+            trials.append(trial)
+    default_width = [t for t in trials if t["beam_width"] == 3] or trials
+    best = max(default_width, key=lambda t: (t["BLEU-4"], t["CIDEr"]))
+    decoding = {"beam_width": 3, "length_penalty": best["length_penalty"], "selected_on": "dev BLEU-4",
+                "dev_trials": trials}
+    if write:
+        checkpoint.update_meta(model_dir, decoding=decoding)
+    return decoding
