@@ -1,0 +1,96 @@
+"""photoshare: the web platform (accounts, uploads, MongoDB galleries, captioning jobs).
+
+The code lives in platform/photoshare; `platform` itself is never an import name
+(it would shadow the standard-library module). `create_app` is the Flask app factory:
+
+    flask --app photoshare run
+    gunicorn 'photoshare:create_app()'
+"""
+
+from __future__ import annotations
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter, ValidationError
+
+from .config import PROJECT_ROOT, load_or_create_secret_key, load_settings
+
+
+class ObjectIdConverter(BaseConverter):
+    """`<oid:photo_id>`: a 24-hex-digit id; anything else does not match (404)."""
+
+    regex = r"[0-9a-fA-F]{24}"
+
+    def to_python(self, value: str) -> ObjectId:
+        try:
+            return ObjectId(value)
+        except InvalidId:
+            raise ValidationError() from None
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the web app; settings come from the environment, then `test_config`."""
+    settings = load_settings()
+    if test_config:
+        settings.update(test_config)
+
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY"):
+        # Generated once and kept in the instance folder (git-ignored), never committed.
+        app.config["SECRET_KEY"] = load_or_create_secret_key(app.instance_path)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=app.config["SESSION_COOKIE_SECURE"],
+        # Login throttling counters live in Redis (keys carry PHOTOSHARE_PREFIX, see
+        # views/auth.py).
+        RATELIMIT_STORAGE_URI=app.config["REDIS_URL"],
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 2, "socket_timeout": 2},
+        # If Redis is down, throttle in memory rather than failing logins.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.url_map.converters["oid"] = ObjectIdConverter
+
+    from . import cli, errors, security_headers
+    from .extensions import backends, csrf, limiter, login_manager
+    from .views import auth, gallery, health
+
+    state = backends.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    errors.init_app(app)
+    security_headers.init_app(app)
+    cli.init_app(app)
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(gallery.bp)
+    app.register_blueprint(health.bp)
+
+    # REST API /api/v1, its docs page /api/docs and the API-key pages /account/api-keys.
+    from . import api
+
+    api.init_app(app)
+
+    # Indexes for every query, at start-up (retried on later requests if the store
+    # is not reachable yet).
+    state.ensure_indexes()
+    return app

@@ -1,0 +1,115 @@
+"""Configuration read from the environment, shared by the web app and the worker.
+
+Everything is plain data (a dict of UPPER_CASE keys) so that the worker, which never
+creates a Flask app, reads exactly the same settings as the web process.
+See docs/PLATFORM_README_SECTION.md for the table of variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Mapping
+
+# /work/main (the folder holding platform/, templates/, static/, worker.py)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    # An empty variable counts as unset: docker-compose passes `${VAR:-}` as "".
+    value = env.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(env, name, default: int) -> int:
+    raw = _env(env, name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _bool(env, name, default: bool) -> bool:
+    raw = _env(env, name)
+    return default if raw is None else raw.strip().lower() in _TRUE
+
+
+def _intervals(env, name, default: list[int]) -> list[int]:
+    raw = _env(env, name)
+    if raw is None:
+        return default
+    return [int(part) for part in raw.split(",") if part.strip()]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> dict:
+    """Return the platform settings from `env` (default: os.environ)."""
+    env = os.environ if env is None else env
+    prefix = _env(env, "PHOTOSHARE_PREFIX", "photoshare")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
+        # The prefix ends up in RQ job ids, which allow only these characters.
+        raise ValueError("PHOTOSHARE_PREFIX may contain only letters, digits, '-' and '_'")
+    max_upload_mb = _int(env, "MAX_UPLOAD_MB", 20)
+    max_upload_files = _int(env, "MAX_UPLOAD_FILES", 10)
+    return {
+        "MONGO_URI": _env(env, "MONGO_URI", "mongodb://127.0.0.1:27017/photoshare"),
+        # Database name: MONGO_DBNAME, else the one in MONGO_URI, else "photoshare".
+        "MONGO_DBNAME": _env(env, "MONGO_DBNAME"),
+        "MONGO_TIMEOUT_MS": _int(env, "MONGO_TIMEOUT_MS", 3000),
+        "REDIS_URL": _env(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Namespaces every Redis key of this deployment (queue, limiter, heartbeats),
+        # so that several deployments or test sessions can share one Redis.
+        "PHOTOSHARE_PREFIX": prefix,
+        "CAPTION_QUEUE": f"{prefix}-captions",
+        "CAPTION_JOB_TIMEOUT": _int(env, "CAPTION_JOB_TIMEOUT", 120),
+        "CAPTION_RETRY_INTERVALS": _intervals(env, "CAPTION_RETRY_INTERVALS", [5, 30, 120]),
+        "CAPTION_MAX_REQUEUES": _int(env, "CAPTION_MAX_REQUEUES", 5),
+        "RECONCILE_INTERVAL": _int(env, "RECONCILE_INTERVAL", 300),
+        "RECONCILE_MIN_AGE": _int(env, "RECONCILE_MIN_AGE", 10),
+        "WORKER_HEARTBEAT_TTL": _int(env, "WORKER_HEARTBEAT_TTL", 30),
+        "CAPTIONER_MODEL": _env(env, "CAPTIONER_MODEL"),
+        "MAX_UPLOAD_MB": max_upload_mb,
+        "MAX_UPLOAD_FILES": max_upload_files,
+        "MAX_IMAGE_PIXELS": _int(env, "MAX_IMAGE_MEGAPIXELS", 50) * 1_000_000,
+        # Whole request: all files plus a little room for the form fields.
+        "MAX_CONTENT_LENGTH": (max_upload_mb * max_upload_files + 1) * 1024 * 1024,
+        "THUMBNAIL_SIZE": _int(env, "THUMBNAIL_SIZE", 400),
+        "DISPLAY_SIZE": _int(env, "DISPLAY_SIZE", 1600),
+        "PHOTOS_PER_PAGE": _int(env, "PHOTOS_PER_PAGE", 24),
+        "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12),
+        "LOGIN_LIMIT_PER_ACCOUNT": _env(env, "LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": _env(env, "LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes"),
+        "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", False),
+        "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 0),
+        "SECRET_KEY": _env(env, "SECRET_KEY"),
+        "INSTANCE_PATH": _env(env, "INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+    }
+
+
+def load_or_create_secret_key(instance_path: str | os.PathLike) -> str:
+    """Read instance/secret_key, creating it once (mode 0600) if absent.
+
+    Several gunicorn workers may start at the same moment: the key is written to a
+    temporary file and hard-linked into place, so exactly one key ever wins and
+    every process reads that one.
+    """
+    folder = Path(instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        candidate = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(candidate, key_file)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            candidate.unlink()
+    return key_file.read_text().strip()

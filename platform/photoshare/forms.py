@@ -1,0 +1,61 @@
+"""WTForms classes. Every form is a FlaskForm, so every form carries the hidden
+`csrf_token` field (CSRFProtect also checks it on every POST). Business rules
+(password length, e-mail format, uniqueness, upload checks) live in the service
+layer, not here: these forms only shape the input."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import EqualTo, InputRequired
+
+
+class SignupForm(FlaskForm):
+    email = EmailField("E-mail", validators=[InputRequired("Enter your e-mail address.")])
+    name = StringField("Name (optional)")
+    password = PasswordField("Password", validators=[InputRequired("Choose a password.")])
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[InputRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[InputRequired("Enter your e-mail address.")])
+    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
+    new_password = PasswordField("New password", validators=[InputRequired("Choose a new password.")])
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[InputRequired("Repeat the new password."),
+                    EqualTo("new_password", "The two passwords differ.")],
+    )
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Your password", validators=[InputRequired("Enter your password to confirm.")])
+
+
+class UploadForm(FlaskForm):
+    # Files are read from request.files by the view; the service checks them.
+    images = MultipleFileField("Photos")
+
+
+class CaptionForm(FlaskForm):
+    caption = TextAreaField("Your caption")
+
+
+class AlbumForm(FlaskForm):
+    name = StringField("Album name", validators=[InputRequired("Give the album a name.")])
+
+
+class AddToAlbumForm(FlaskForm):
+    # Choices are the user's albums; ownership is checked again by the service.
+    album_id = SelectField("Album", validate_choice=False)
+
+
+class ConfirmForm(FlaskForm):
+    """A bare form for buttons (delete, caption again, log out): only the CSRF token."""

@@ -1,0 +1,175 @@
+"""Accounts: sign-up, authentication, password change, account deletion."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import bcrypt
+from gridfs.errors import NoFile
+from bson import ObjectId
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from ..store import files_bucket
+from .errors import AuthenticationFailed, Conflict, NotFound, ValidationError, as_object_id
+
+MIN_PASSWORD_LENGTH = 8
+# Far above any real passphrase; keeps hashing cost bounded for hostile input.
+MAX_PASSWORD_LENGTH = 1024
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+
+# Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is not
+# checked here (that would need a confirmation e-mail).
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+_dummy_hashes: dict[int, bytes] = {}
+
+
+def normalize_email(raw: str | None) -> str:
+    """Trim and lower-case: `Ada@Example.COM ` and `ada@example.com` are one account."""
+    return (raw or "").strip().lower()
+
+
+def validate_email(raw: str | None) -> str:
+    email = normalize_email(raw)
+    if not email:
+        raise ValidationError("Enter your e-mail address.", field="email")
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL_RE.match(email):
+        raise ValidationError("Enter a valid e-mail address, like name@example.com.", field="email")
+    return email
+
+
+def validate_password(password: str | None, field: str = "password") -> str:
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field=field
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.", field=field
+        )
+    return password
+
+
+def _bcrypt_input(password: str) -> bytes:
+    # bcrypt reads at most 72 bytes (and bcrypt 5 refuses longer input). Pre-hashing
+    # with SHA-256 (base64, so no NUL bytes) lets every character of a long
+    # passphrase count.
+    return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
+
+
+def hash_password(password: str, rounds: int = 12) -> str:
+    return bcrypt.hashpw(_bcrypt_input(password), bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(_bcrypt_input(password or ""), password_hash.encode("ascii"))
+    except ValueError:  # malformed stored hash
+        return False
+
+
+def _spend_hash_time(password: str, rounds: int) -> None:
+    # Unknown e-mail: still run bcrypt once, so response time does not reveal which
+    # addresses have accounts.
+    if rounds not in _dummy_hashes:
+        _dummy_hashes[rounds] = hash_password("not the password", rounds).encode("ascii")
+    bcrypt.checkpw(_bcrypt_input(password or ""), _dummy_hashes[rounds])
+
+
+def register(db: Database, email: str, password: str, name: str | None = None, *, rounds: int = 12) -> dict:
+    """Create an account; return the user document. Raises ValidationError / Conflict."""
+    email = validate_email(email)
+    validate_password(password)
+    name = (name or "").strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"The name must be at most {MAX_NAME_LENGTH} characters.", field="name")
+    user = {
+        "email": email,
+        "name": name or None,
+        "password_hash": hash_password(password, rounds),
+        # Part of the login session id: bumping it signs out every other session.
+        "session_version": 1,
+        "created_at": datetime.now(UTC),
+    }
+    try:
+        user["_id"] = db.users.insert_one(user).inserted_id
+    except DuplicateKeyError:
+        raise Conflict("An account with this e-mail address already exists.", field="email") from None
+    return user
+
+
+def authenticate(db: Database, email: str, password: str, *, rounds: int = 12) -> dict:
+    """Return the user whose e-mail and password match, else raise AuthenticationFailed."""
+    user = db.users.find_one({"email": normalize_email(email)})
+    if user is None:
+        _spend_hash_time(password, rounds)
+    elif check_password(password, user["password_hash"]):
+        return user
+    raise AuthenticationFailed("Wrong e-mail address or password.")
+
+
+def get_user(db: Database, user_id) -> dict | None:
+    try:
+        return db.users.find_one({"_id": as_object_id(user_id, "account")})
+    except NotFound:
+        return None
+
+
+def _require_user(db: Database, user_id: ObjectId) -> dict:
+    user = db.users.find_one({"_id": user_id})
+    if user is None:
+        raise NotFound("No such account.")
+    return user
+
+
+def change_password(
+    db: Database, user_id: ObjectId, current_password: str, new_password: str, *, rounds: int = 12
+) -> dict:
+    """Change the password (the current one is required); return the updated user.
+
+    The session version is bumped, which signs out the account's other sessions.
+    """
+    user = _require_user(db, user_id)
+    if not check_password(current_password, user["password_hash"]):
+        raise ValidationError("The current password is wrong.", field="current_password")
+    validate_password(new_password, field="new_password")
+    update = {
+        "$set": {"password_hash": hash_password(new_password, rounds), "password_changed_at": datetime.now(UTC)},
+        "$inc": {"session_version": 1},
+    }
+    db.users.update_one({"_id": user_id}, update)
+    return db.users.find_one({"_id": user_id})
+
+
+@dataclass
+class AccountDeletion:
+    photos: int
+    albums: int
+    files: int
+
+
+def delete_account(db: Database, user_id: ObjectId, password: str) -> AccountDeletion:
+    """Delete the account, its photos, albums and stored files (password required)."""
+    user = _require_user(db, user_id)
+    if not check_password(password, user["password_hash"]):
+        raise ValidationError("The password is wrong.", field="password")
+    # Files first, the user last: an interruption leaves an account that can be
+    # deleted again, never files without an owner.
+    bucket = files_bucket(db)
+    file_ids = [f["_id"] for f in db.fs.files.find({"metadata.owner_id": user_id}, {"_id": 1})]
+    for file_id in file_ids:
+        try:
+            bucket.delete(file_id)
+        except NoFile:  # deleted concurrently
+            pass
+    photos = db.photos.delete_many({"owner_id": user_id}).deleted_count
+    albums = db.albums.delete_many({"owner_id": user_id}).deleted_count
+    db.users.delete_one({"_id": user_id})
+    return AccountDeletion(photos=photos, albums=albums, files=len(file_ids))

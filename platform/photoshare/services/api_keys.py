@@ -1,0 +1,239 @@
+"""API keys: creation (shown once), listing, revocation, authentication of a request.
+
+A key is `psk_` followed by 32 random bytes in base64url (43 characters). Only its
+SHA-256 is stored, with a short display prefix (`psk_` + 8 characters) so people can
+tell their keys apart. A fast hash is right here: the secret is 256 bits of
+randomness, so it cannot be guessed or brute-forced from its hash, unlike a password
+(which is why passwords use bcrypt). Keys are looked up by that hash (unique index),
+so no secret comparison happens in application code.
+
+Collection `api_keys`: owner_id, name, prefix, key_hash, scopes, created_at,
+last_used_at, expires_at, revoked_at.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+
+from .errors import AuthenticationFailed, NotFound, ValidationError, as_object_id
+
+KEY_PREFIX = "psk_"
+KEY_RANDOM_BYTES = 32
+_ENCODED_LENGTH = 43  # base64url of 32 bytes, without padding
+DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 8
+
+READ, WRITE = "read", "write"
+SCOPES = (READ, WRITE)
+MAX_KEY_NAME_LENGTH = 100
+MAX_EXPIRY_DAYS = 3650
+MAX_ACTIVE_KEYS = 50
+# last_used_at is written at most this often per key (not on every request).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class InvalidKey(AuthenticationFailed):
+    code = "invalid_api_key"
+
+
+class KeyRevoked(AuthenticationFailed):
+    code = "api_key_revoked"
+
+
+class KeyExpired(AuthenticationFailed):
+    code = "api_key_expired"
+
+
+@dataclass
+class NewKey:
+    doc: dict    # the stored document (no secret in it)
+    secret: str  # the full key: returned once, never stored
+
+
+@dataclass
+class Authenticated:
+    key: dict
+    user: dict
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.key.get("scopes") or [])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def generate_secret() -> str:
+    random_part = base64.urlsafe_b64encode(secrets.token_bytes(KEY_RANDOM_BYTES)).rstrip(b"=").decode("ascii")
+    return KEY_PREFIX + random_part
+
+
+def looks_like_key(secret: str | None) -> bool:
+    return bool(secret) and secret.startswith(KEY_PREFIX) and len(secret) == len(KEY_PREFIX) + _ENCODED_LENGTH
+
+
+def ensure_indexes(db: Database) -> None:
+    """Indexes behind every query of this module (called from store.ensure_indexes)."""
+    db.api_keys.create_index([("key_hash", ASCENDING)], unique=True, name="key_hash_unique")
+    db.api_keys.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest")
+
+
+# -- Validation ----------------------------------------------------------------------
+
+def clean_name(name: str | None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Give the key a name, e.g. the script or app that uses it.", field="name")
+    if len(name) > MAX_KEY_NAME_LENGTH:
+        raise ValidationError(f"The key name must be at most {MAX_KEY_NAME_LENGTH} characters.", field="name")
+    return name
+
+
+def clean_scopes(scopes) -> list[str]:
+    if isinstance(scopes, str):
+        scopes = [scopes]
+    chosen = set(scopes or [])
+    unknown = chosen - set(SCOPES)
+    if unknown:
+        raise ValidationError(f"Unknown scope: {', '.join(sorted(unknown))} (use read and/or write).",
+                              field="scopes")
+    if not chosen:
+        raise ValidationError("Choose at least one scope: read and/or write.", field="scopes")
+    return [scope for scope in SCOPES if scope in chosen]
+
+
+def clean_expiry_days(days) -> int | None:
+    if days in (None, ""):
+        return None
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        raise ValidationError("The expiry must be a whole number of days.", field="expires_in_days") from None
+    if not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise ValidationError(f"The expiry must be between 1 and {MAX_EXPIRY_DAYS} days.",
+                              field="expires_in_days")
+    return days
+
+
+# -- Keys of a user --------------------------------------------------------------------
+
+def is_active(key: dict, now: datetime | None = None) -> bool:
+    now = now or _now()
+    expires_at = key.get("expires_at")
+    return key.get("revoked_at") is None and (expires_at is None or expires_at > now)
+
+
+def key_state(key: dict, now: datetime | None = None) -> str:
+    """"active", "revoked" or "expired"."""
+    if key.get("revoked_at") is not None:
+        return "revoked"
+    return "active" if is_active(key, now) else "expired"
+
+
+def create_key(db: Database, owner_id: ObjectId, name: str | None, scopes, expires_in_days=None) -> NewKey:
+    """Create a key; the returned secret is the only time the full key exists in clear."""
+    name = clean_name(name)
+    scopes = clean_scopes(scopes)
+    days = clean_expiry_days(expires_in_days)
+    now = _now()
+    active = db.api_keys.count_documents({
+        "owner_id": owner_id, "revoked_at": None,
+        "$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}],
+    })
+    if active >= MAX_ACTIVE_KEYS:
+        raise ValidationError(f"You can have at most {MAX_ACTIVE_KEYS} active keys; revoke one first.",
+                              code="too_many_keys", field="name")
+    secret = generate_secret()
+    doc = {
+        "owner_id": owner_id,
+        "name": name,
+        "prefix": secret[:DISPLAY_PREFIX_LENGTH],
+        "key_hash": hash_key(secret),
+        "scopes": scopes,
+        "created_at": now,
+        "last_used_at": None,
+        "expires_at": now + timedelta(days=days) if days else None,
+        "revoked_at": None,
+    }
+    doc["_id"] = db.api_keys.insert_one(doc).inserted_id
+    return NewKey(doc=doc, secret=secret)
+
+
+def list_keys(db: Database, owner_id: ObjectId) -> list[dict]:
+    """The user's keys, newest first (revoked and expired ones too, marked by key_state)."""
+    return list(db.api_keys.find({"owner_id": owner_id}, {"key_hash": 0})
+                .sort([("created_at", -1), ("_id", -1)]))
+
+
+def get_key(db: Database, owner_id: ObjectId, key_id) -> dict:
+    key = db.api_keys.find_one({"_id": as_object_id(key_id, "API key"), "owner_id": owner_id}, {"key_hash": 0})
+    if key is None:
+        raise NotFound("No such API key.")
+    return key
+
+
+def revoke_key(db: Database, owner_id: ObjectId, key_id) -> dict:
+    """Revoke the key at once (idempotent); another user's key is NotFound."""
+    key_id = as_object_id(key_id, "API key")
+    db.api_keys.update_one({"_id": key_id, "owner_id": owner_id, "revoked_at": None},
+                           {"$set": {"revoked_at": _now()}})
+    return get_key(db, owner_id, key_id)
+
+
+def delete_keys_of(db: Database, owner_id: ObjectId) -> int:
+    """Remove every key of an account (for account deletion)."""
+    return db.api_keys.delete_many({"owner_id": owner_id}).deleted_count
+
+
+# -- Authentication ----------------------------------------------------------------------
+
+def authenticate(db: Database, secret: str | None) -> Authenticated:
+    """The key and its user for a presented secret, else AuthenticationFailed
+    (InvalidKey, KeyRevoked or KeyExpired). Records when the key was last used."""
+    if not looks_like_key(secret):
+        raise InvalidKey("The API key is not valid.")
+    key = db.api_keys.find_one({"key_hash": hash_key(secret)})
+    if key is None:
+        raise InvalidKey("The API key is not valid.")
+    now = _now()
+    if key.get("revoked_at") is not None:
+        raise KeyRevoked("This API key has been revoked.")
+    if key.get("expires_at") is not None and key["expires_at"] <= now:
+        raise KeyExpired("This API key has expired.")
+    user = db.users.find_one({"_id": key["owner_id"]})
+    if user is None:  # the account was deleted
+        raise InvalidKey("The API key is not valid.")
+    last_used = key.get("last_used_at")
+    if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
+        db.api_keys.update_one({"_id": key["_id"]}, {"$set": {"last_used_at": now}})
+        key["last_used_at"] = now
+    return Authenticated(key=key, user=user)
+
+
+def serialize_key(key: dict, now: datetime | None = None) -> dict:
+    """JSON-ready view of a key: never the hash, never the secret."""
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "id": str(key["_id"]),
+        "name": key["name"],
+        "prefix": key["prefix"],
+        "scopes": list(key.get("scopes") or []),
+        "created_at": iso(key.get("created_at")),
+        "last_used_at": iso(key.get("last_used_at")),
+        "expires_at": iso(key.get("expires_at")),
+        "revoked_at": iso(key.get("revoked_at")),
+        "state": key_state(key, now),
+    }

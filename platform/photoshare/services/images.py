@@ -1,0 +1,152 @@
+"""Decoding and deriving uploaded images with Pillow (no database access here).
+
+The type of an upload is decided by decoding its content, never by its name or the
+MIME type the client sent. Pixel count is checked from the header before any pixel is
+decoded, which is what stops decompression bombs.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import UploadRejected
+
+# Pillow format name -> MIME type of the formats we accept.
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+# Many phone cameras write JPEGs with extra preview frames (Multi-Picture Format); Pillow
+# reports them as "MPO". They are JPEG files, and the first frame is the photo.
+FORMAT_ALIASES = {"MPO": "JPEG"}
+DERIVED_MIME_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int
+    max_pixels: int
+    thumbnail_size: int = 400
+    display_size: int = 1600
+
+    @classmethod
+    def from_settings(cls, settings) -> "ImageLimits":
+        return cls(
+            max_bytes=settings["MAX_UPLOAD_MB"] * 1024 * 1024,
+            max_pixels=settings["MAX_IMAGE_PIXELS"],
+            thumbnail_size=settings["THUMBNAIL_SIZE"],
+            display_size=settings["DISPLAY_SIZE"],
+        )
+
+
+@dataclass
+class DerivedImage:
+    data: bytes
+    width: int
+    height: int
+    mime_type: str = DERIVED_MIME_TYPE
+
+
+@dataclass
+class ProcessedUpload:
+    format: str          # "JPEG", "PNG", "WEBP" or "GIF"
+    mime_type: str       # of the original
+    width: int           # of the original, as stored (before EXIF orientation)
+    height: int
+    original: bytes
+    display: DerivedImage
+    thumbnail: DerivedImage
+
+
+def _mb(num_bytes: int) -> str:
+    return f"{num_bytes / (1024 * 1024):.0f} MB"
+
+
+def read_limited(stream: BinaryIO, max_bytes: int, filename: str = "") -> bytes:
+    """Read an upload, refusing it as soon as it exceeds `max_bytes`."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UploadRejected(
+            f"{filename or 'The file'} is larger than the {_mb(max_bytes)} limit.",
+            code="too_large", filename=filename, http_status=413,
+        )
+    if not data:
+        raise UploadRejected(f"{filename or 'The file'} is empty.", code="empty", filename=filename)
+    return data
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB version of `image`; transparency is composed over white."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _derive(image: Image.Image, max_side: int, quality: int) -> DerivedImage:
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # never enlarges
+    buffer = io.BytesIO()
+    copy.save(buffer, "JPEG", quality=quality)
+    return DerivedImage(buffer.getvalue(), copy.width, copy.height)
+
+
+def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> ProcessedUpload:
+    """Decode `data`, check it against `limits` and derive the display and thumbnail images.
+
+    Raises UploadRejected with a message meant for the user.
+    """
+    label = filename or "The file"
+    if len(data) > limits.max_bytes:
+        raise UploadRejected(f"{label} is larger than the {_mb(limits.max_bytes)} limit.",
+                             code="too_large", filename=filename, http_status=413)
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            image_format = FORMAT_ALIASES.get(image.format, image.format)
+            if image_format not in ACCEPTED_FORMATS:
+                raise UploadRejected(
+                    f"{label} is a {image.format} image; accepted formats are JPEG, PNG, WebP and GIF.",
+                    code="unsupported_format", filename=filename, http_status=415,
+                )
+            width, height = image.size
+            if width < 1 or height < 1:
+                raise UploadRejected(f"{label} has no pixels.", code="not_an_image", filename=filename)
+            if width * height > limits.max_pixels:
+                raise UploadRejected(
+                    f"{label} is {width}×{height} pixels; the limit is "
+                    f"{limits.max_pixels / 1e6:.0f} megapixels.",
+                    code="too_many_pixels", filename=filename, http_status=413,
+                )
+            if image_format == "JPEG":
+                # Let libjpeg decode at a reduced scale: much faster for big photos,
+                # and we never need more than the display size.
+                image.draft("RGB", (limits.display_size, limits.display_size))
+            image.seek(0)  # animated GIF/WebP/PNG: the first frame
+            image.load()   # full decode: truncated or corrupt data fails here
+            # Camera photos are often stored sideways with an EXIF orientation tag:
+            # derived images are turned upright.
+            upright = _flatten(ImageOps.exif_transpose(image))
+    except UploadRejected:
+        raise
+    except Image.DecompressionBombError:
+        # Pillow's own guard fired first (far beyond our limit).
+        raise UploadRejected(
+            f"{label} has too many pixels; the limit is {limits.max_pixels / 1e6:.0f} megapixels.",
+            code="too_many_pixels", filename=filename, http_status=413) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
+            IndexError, TypeError, ZeroDivisionError, Image.DecompressionBombWarning):
+        # Pillow signals corrupt input through a range of exception types.
+        raise UploadRejected(
+            f"{label} is not an image we can read (accepted: JPEG, PNG, WebP, GIF).",
+            code="not_an_image", filename=filename,
+        ) from None
+
+    display = _derive(upright, limits.display_size, quality=85)
+    thumbnail = _derive(upright, limits.thumbnail_size, quality=80)
+    return ProcessedUpload(
+        format=image_format, mime_type=ACCEPTED_FORMATS[image_format], width=width, height=height,
+        original=data, display=display, thumbnail=thumbnail,
+    )

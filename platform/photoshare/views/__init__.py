@@ -1,0 +1,1 @@
+"""Blueprints: auth (accounts), gallery (photos and albums), health."""

@@ -1,0 +1,242 @@
+"""Photos and albums: the dashboard (upload form and all-photos grid), photo pages,
+image files, live caption status, albums.
+
+Views only translate HTTP to service calls; the rules (validation, ownership: another
+user's photo or album is a 404) are in photoshare.services.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import get_db, get_queue
+from ..forms import AddToAlbumForm, AlbumForm, CaptionForm, ConfirmForm, UploadForm
+from ..services import albums as album_service
+from ..services import captions as caption_service
+from ..services import photos as photo_service
+from ..services.errors import ServiceError
+
+bp = Blueprint("gallery", __name__)
+
+
+@bp.app_template_global()
+def caption_of(photo: dict) -> str:
+    return photo_service.display_caption(photo)
+
+
+@bp.app_template_global()
+def caption_placeholder(photo: dict) -> str:
+    # Shown until there is a caption; app.js replaces it when the caption arrives.
+    if photo.get("caption_status") in caption_service.IN_PROGRESS:
+        return "Captioning…"
+    return "No caption."
+
+
+@bp.app_template_global()
+def alt_text(photo: dict) -> str:
+    # The caption is the alt text; until there is one, say what the image is.
+    return photo_service.display_caption(photo) or f"Photo {photo.get('filename', '')} (caption pending)"
+
+
+def _page_arg() -> int:
+    page = request.args.get("page", 1, type=int)
+    return page if page and page > 0 else 1
+
+
+def _redirect_back(default: str):
+    # Forms post back to the page they were on (same-site paths only).
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return redirect(target, 303)
+    return redirect(default, 303)
+
+
+# -- Dashboard and upload ---------------------------------------------------------
+
+def render_dashboard(upload_errors: list[str] | None = None, status: int = 200):
+    search = request.args.get("q", "").strip()
+    page = photo_service.list_photos(get_db(), current_user.id, page=_page_arg(),
+                                     per_page=current_app.config["PHOTOS_PER_PAGE"], search=search)
+    return render_template("gallery/dashboard.html", page=page, search=search, form=UploadForm(),
+                           upload_errors=upload_errors or []), status
+
+
+@bp.get("/")
+def index():
+    if not current_user.is_authenticated:
+        return render_template("gallery/welcome.html")
+    return render_dashboard()
+
+
+@bp.post("/upload")
+@login_required
+def upload():
+    files = [f for f in request.files.getlist("images") if f.filename]
+    uploads = [photo_service.Upload(f.filename, f.stream) for f in files]
+    try:
+        outcome = photo_service.add_photos(get_db(), get_queue(), current_user.id, uploads,
+                                           current_app.config)
+    except ServiceError as error:
+        return render_dashboard([error.message], error.http_status)
+    if not outcome.photos:
+        statuses = {rejected.http_status for rejected in outcome.rejected}
+        status = statuses.pop() if len(statuses) == 1 else 400
+        return render_dashboard([rejected.message for rejected in outcome.rejected], status)
+    count = len(outcome.photos)
+    flash(f"Uploaded {count} photo{'s' if count > 1 else ''}. Captions appear here in a moment.", "success")
+    for rejected in outcome.rejected:
+        flash(f"Not uploaded: {rejected.message}", "error")
+    if not outcome.queued:
+        flash("Captioning is delayed: the job queue is unavailable. It will run once the queue is back.",
+              "warning")
+    return redirect(url_for("gallery.index"), 303)
+
+
+# -- One photo --------------------------------------------------------------------
+
+@bp.get("/photos/<oid:photo_id>")
+@login_required
+def photo(photo_id):
+    db = get_db()
+    photo = photo_service.get_photo(db, current_user.id, photo_id)
+    all_albums = album_service.list_albums(db, current_user.id, with_counts=False)
+    in_albums = album_service.albums_of_photo(db, current_user.id, photo)
+    member = {album["_id"] for album in in_albums}
+    add_form = AddToAlbumForm()
+    add_form.album_id.choices = [(str(a["_id"]), a["name"]) for a in all_albums if a["_id"] not in member]
+    return render_template(
+        "gallery/photo.html", photo=photo, in_albums=in_albums, add_form=add_form,
+        caption_form=CaptionForm(caption=photo.get("user_caption") or ""), confirm_form=ConfirmForm(),
+    )
+
+
+@bp.get("/photos/<oid:photo_id>/status")
+@login_required
+def photo_status(photo_id):
+    response = jsonify(photo_service.caption_state(get_db(), current_user.id, photo_id))
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/photos/<oid:photo_id>/image/<any(thumbnail, display, original):variant>")
+@login_required
+def photo_image(photo_id, variant):
+    image = photo_service.open_image(get_db(), current_user.id, photo_id, variant)
+    response = current_app.response_class(image.stream, mimetype=image.mime_type, direct_passthrough=True)
+    response.content_length = image.length
+    # Stored files never change (a new upload is a new file id): cache them, privately.
+    response.set_etag(str(image.file_id))
+    response.cache_control.private = True
+    response.cache_control.max_age = 7 * 24 * 3600
+    if image.uploaded_at:
+        response.last_modified = image.uploaded_at
+    return response.make_conditional(request)
+
+
+@bp.post("/photos/<oid:photo_id>/caption")
+@login_required
+def edit_caption(photo_id):
+    form = CaptionForm()  # CSRF is checked by CSRFProtect; the service checks the text
+    photo_service.set_user_caption(get_db(), current_user.id, photo_id, form.caption.data)
+    flash("Caption saved.", "success")
+    return redirect(url_for("gallery.photo", photo_id=photo_id), 303)
+
+
+@bp.post("/photos/<oid:photo_id>/recaption")
+@login_required
+def recaption(photo_id):
+    caption_request = caption_service.recaption_photo(get_db(), get_queue(), current_user.id, photo_id,
+                                               current_app.config)
+    if caption_request.queued:
+        flash("A new caption is on its way.", "info")
+    else:
+        flash("The job queue is unavailable; the photo will be captioned when it is back.", "warning")
+    return _redirect_back(url_for("gallery.photo", photo_id=photo_id))
+
+
+@bp.post("/photos/<oid:photo_id>/delete")
+@login_required
+def delete_photo(photo_id):
+    photo_service.delete_photo(get_db(), current_user.id, photo_id)
+    flash("Photo deleted.", "info")
+    return redirect(url_for("gallery.index"), 303)
+
+
+@bp.post("/photos/<oid:photo_id>/albums")
+@login_required
+def add_to_album(photo_id):
+    album_id = request.form.get("album_id", "")
+    album_service.add_photo_to_album(get_db(), current_user.id, photo_id, album_id)
+    flash("Added to the album.", "success")
+    return redirect(url_for("gallery.photo", photo_id=photo_id), 303)
+
+
+@bp.post("/photos/<oid:photo_id>/albums/<oid:album_id>/remove")
+@login_required
+def remove_from_album(photo_id, album_id):
+    album_service.remove_photo_from_album(get_db(), current_user.id, photo_id, album_id)
+    flash("Removed from the album.", "info")
+    return _redirect_back(url_for("gallery.photo", photo_id=photo_id))
+
+
+# -- Albums -----------------------------------------------------------------------
+
+@bp.get("/albums")
+@login_required
+def albums():
+    return render_template("gallery/albums.html", form=AlbumForm(),
+                           albums=album_service.list_albums(get_db(), current_user.id))
+
+
+@bp.post("/albums")
+@login_required
+def create_album():
+    form = AlbumForm()
+    if form.validate_on_submit():
+        try:
+            album = album_service.create_album(get_db(), current_user.id, form.name.data)
+        except ServiceError as error:
+            form.name.errors = [*form.name.errors, error.message]
+        else:
+            flash(f"Album “{album['name']}” created.", "success")
+            return redirect(url_for("gallery.album", album_id=album["_id"]), 303)
+    return render_template("gallery/albums.html", form=form,
+                           albums=album_service.list_albums(get_db(), current_user.id)), 400
+
+
+@bp.get("/albums/<oid:album_id>")
+@login_required
+def album(album_id, rename_form: AlbumForm | None = None, status: int = 200):
+    db = get_db()
+    album = album_service.get_album(db, current_user.id, album_id)
+    page = photo_service.list_photos(db, current_user.id, page=_page_arg(), album_id=album["_id"],
+                                     per_page=current_app.config["PHOTOS_PER_PAGE"])
+    return render_template("gallery/album.html", album=album, page=page,
+                           rename_form=rename_form or AlbumForm(name=album["name"]),
+                           confirm_form=ConfirmForm()), status
+
+
+@bp.post("/albums/<oid:album_id>/rename")
+@login_required
+def rename_album(album_id):
+    form = AlbumForm()
+    if form.validate_on_submit():
+        try:
+            album_service.rename_album(get_db(), current_user.id, album_id, form.name.data)
+        except ServiceError as error:
+            if error.http_status == 404:
+                raise
+            form.name.errors = [*form.name.errors, error.message]
+        else:
+            flash("Album renamed.", "success")
+            return redirect(url_for("gallery.album", album_id=album_id), 303)
+    return album(album_id, rename_form=form, status=400)
+
+
+@bp.post("/albums/<oid:album_id>/delete")
+@login_required
+def delete_album(album_id):
+    album_service.delete_album(get_db(), current_user.id, album_id)
+    flash("Album deleted; its photos are still in your library.", "info")
+    return redirect(url_for("gallery.albums"), 303)

@@ -1,0 +1,240 @@
+"""Galleries: the all-photos grid (newest first, paginated), photo pages, captions,
+image files, deletion, albums."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from photoshare import store
+from tests.platform_images import make_image
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def _upload(user, db, name="photo.png", **image):
+    assert user.upload((name, make_image("PNG", **image))).status_code == 303
+    return db.photos.find_one({"filename": name})
+
+
+def _photo_ids_on(page_html: str) -> list[str]:
+    return re.findall(r'<li class="tile" data-photo-id="([0-9a-f]{24})"', page_html)
+
+
+def test_welcome_page_for_visitors(client):
+    page = _text(client.get("/"))
+    assert "Create an account" in page and "/upload" not in page
+
+
+def test_dashboard_lists_newest_first_with_pagination(user, db, app):
+    app.config["PHOTOS_PER_PAGE"] = 2
+    ids = [str(_upload(user, db, name=f"p{i}.png")["_id"]) for i in range(5)]
+    newest_first = ids[::-1]
+    first = _text(user.client.get("/"))
+    assert _photo_ids_on(first) == newest_first[:2]
+    assert "Page 1 of 3" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    assert _photo_ids_on(_text(user.client.get("/?page=2"))) == newest_first[2:4]
+    last = _text(user.client.get("/?page=3"))
+    assert _photo_ids_on(last) == newest_first[4:]
+    assert 'rel="next"' not in last
+    # Nonsense page numbers are not errors.
+    assert user.client.get("/?page=abc").status_code == 200
+    assert user.client.get("/?page=-4").status_code == 200
+    assert _photo_ids_on(_text(user.client.get("/?page=99"))) == []
+
+
+def test_dashboard_polls_pending_photos(user, db):
+    photo = _upload(user, db)
+    page = _text(user.client.get("/"))
+    assert f'data-status-url="/photos/{photo["_id"]}/status"' in page
+    assert 'data-caption-status="pending"' in page
+    assert "/static/app.js" in page
+
+
+def test_search_captions(user, db, worker):
+    _upload(user, db, name="red.png", color=(250, 0, 0))
+    _upload(user, db, name="blue.png", color=(0, 0, 250))
+    worker.work()
+    page = _text(user.client.get("/?q=BLUE"))
+    assert "a blue picture" in page and "a red picture" not in page
+    # Regex characters are matched literally.
+    assert user.client.get("/?q=(.*").status_code == 200
+    assert "No photo matches." in _text(user.client.get("/?q=.*"))
+
+
+def test_photo_page_shows_display_image_captions_and_status(user, db, worker):
+    photo = _upload(user, db)
+    worker.work()
+    page = _text(user.client.get(f"/photos/{photo['_id']}"))
+    assert f'src="/photos/{photo["_id"]}/image/display"' in page
+    assert 'alt="a red picture"' in page
+    assert "a red picture" in page and "fake-1" in page and "done" in page
+    assert "Caption again" in page
+
+
+def test_own_caption_is_kept_beside_the_ai_caption(user, db, worker):
+    photo = _upload(user, db)
+    worker.work()
+    url = f"/photos/{photo['_id']}"
+    response = user.post(url + "/caption", {"caption": "  Our  dog\non the beach "}, page=url)
+    assert response.status_code == 303
+    saved = db.photos.find_one({"_id": photo["_id"]})
+    assert saved["user_caption"] == "Our dog on the beach" and saved["ai_caption"] == "a red picture"
+    page = _text(user.client.get(url))
+    assert 'alt="Our dog on the beach"' in page and "a red picture" in page
+    state = user.client.get(url + "/status").get_json()
+    assert state["caption"] == "Our dog on the beach" and state["ai_caption"] == "a red picture"
+    # Clearing it brings the AI caption back.
+    user.post(url + "/caption", {"caption": ""}, page=url)
+    assert user.client.get(url + "/status").get_json()["caption"] == "a red picture"
+
+
+def test_too_long_caption_is_refused(user, db):
+    photo = _upload(user, db)
+    url = f"/photos/{photo['_id']}"
+    response = user.post(url + "/caption", {"caption": "x" * 501}, page=url)
+    assert response.status_code == 400
+    assert db.photos.find_one({"_id": photo["_id"]})["user_caption"] is None
+
+
+def test_status_endpoint_json(user, db):
+    photo = _upload(user, db)
+    response = user.client.get(f"/photos/{photo['_id']}/status")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert response.get_json() == {
+        "id": str(photo["_id"]), "caption_status": "pending", "caption": None, "ai_caption": None,
+        "user_caption": None, "error": None, "model_version": None,
+    }
+
+
+@pytest.mark.parametrize("variant, mime", [("thumbnail", "image/jpeg"), ("display", "image/jpeg"),
+                                           ("original", "image/png")])
+def test_image_files_are_served_with_caching(user, db, variant, mime):
+    photo = _upload(user, db)
+    url = f"/photos/{photo['_id']}/image/{variant}"
+    response = user.client.get(url)
+    assert response.status_code == 200 and response.mimetype == mime
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "private" in response.headers["Cache-Control"]
+    etag = response.headers["ETag"]
+    assert user.client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_unknown_image_variant_is_404(user, db):
+    photo = _upload(user, db)
+    assert user.client.get(f"/photos/{photo['_id']}/image/huge").status_code == 404
+
+
+def test_delete_photo_removes_its_files(user, db):
+    keep = _upload(user, db, name="keep.png")
+    photo = _upload(user, db, name="gone.png")
+    response = user.post(f"/photos/{photo['_id']}/delete", page="/")
+    assert response.status_code == 303
+    assert db.photos.count_documents({}) == 1
+    remaining = {f["_id"] for f in db.fs.files.find()}
+    assert remaining == set(keep["files"].values())
+    assert db.fs.chunks.count_documents({"files_id": {"$in": list(photo["files"].values())}}) == 0
+    assert user.client.get(f"/photos/{photo['_id']}").status_code == 404
+    assert user.post(f"/photos/{photo['_id']}/delete", page="/").status_code == 404
+
+
+# -- Albums -----------------------------------------------------------------------
+
+def _create_album(user, db, name):
+    response = user.post("/albums", {"name": name}, page="/albums")
+    assert response.status_code == 303, _text(response)
+    return db.albums.find_one({"name": name})
+
+
+def test_albums_create_rename_delete(user, db):
+    album = _create_album(user, db, "Holiday 2024")
+    assert "Holiday 2024" in _text(user.client.get("/albums"))
+    url = f"/albums/{album['_id']}"
+    assert user.post(url + "/rename", {"name": "Summer"}, page=url).status_code == 303
+    assert db.albums.find_one({"_id": album["_id"]})["name"] == "Summer"
+    assert user.post(url + "/delete", page=url).status_code == 303
+    assert db.albums.count_documents({}) == 0
+    assert user.client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("name, message", [("", "Give the album a name."),
+                                           ("   ", "Give the album a name."),
+                                           ("x" * 101, "at most 100 characters")])
+def test_album_name_refusals(user, db, name, message):
+    response = user.post("/albums", {"name": name}, page="/albums")
+    assert response.status_code == 400 and message in _text(response)
+    assert db.albums.count_documents({}) == 0
+
+
+def test_album_names_are_unique_per_user_case_insensitively(user, other_browser, db):
+    _create_album(user, db, "Holiday")
+    response = user.post("/albums", {"name": "HOLIDAY"}, page="/albums")
+    assert response.status_code == 400 and "already have an album called" in _text(response)
+    other = _create_album(user, db, "Other")
+    url = f"/albums/{other['_id']}"
+    response = user.post(url + "/rename", {"name": "holiday"}, page=url)
+    assert response.status_code == 400 and "already have an album called" in _text(response)
+    # Another user may use the same name.
+    other_browser.signup(email="bob@example.com")
+    assert other_browser.post("/albums", {"name": "Holiday"}, page="/albums").status_code == 303
+
+
+def test_a_photo_in_several_albums(user, db):
+    photo = _upload(user, db)
+    first, second = _create_album(user, db, "One"), _create_album(user, db, "Two")
+    url = f"/photos/{photo['_id']}"
+    for album in (first, second):
+        assert user.post(url + "/albums", {"album_id": str(album["_id"])}, page=url).status_code == 303
+    assert user.post(url + "/albums", {"album_id": str(first["_id"])}, page=url).status_code == 303  # no dup
+    assert db.photos.find_one({"_id": photo["_id"]})["album_ids"] == [first["_id"], second["_id"]]
+    for album in (first, second):
+        assert f'data-photo-id="{photo["_id"]}"' in _text(user.client.get(f"/albums/{album['_id']}"))
+    assert "1 photo" in _text(user.client.get("/albums"))
+
+    # Removing from one album keeps it in the other; deleting an album keeps the photo.
+    user.post(f"{url}/albums/{first['_id']}/remove", page=url)
+    assert db.photos.find_one({"_id": photo["_id"]})["album_ids"] == [second["_id"]]
+    user.post(f"/albums/{second['_id']}/delete", page="/albums")
+    assert db.photos.find_one({"_id": photo["_id"]})["album_ids"] == []
+
+
+def test_adding_to_a_nonexistent_album_is_404(user, db):
+    photo = _upload(user, db)
+    url = f"/photos/{photo['_id']}"
+    for album_id in ("", "nonsense", "0" * 24):
+        assert user.post(url + "/albums", {"album_id": album_id}, page=url).status_code == 404
+
+
+def test_indexes_exist_for_every_query(db):
+    store.ensure_indexes(db)  # idempotent
+    photo_indexes = {tuple(i["key"].items()) if hasattr(i["key"], "items") else tuple(i["key"])
+                     for i in db.photos.list_indexes()}
+    names = {i["name"] for i in db.photos.list_indexes()}
+    assert {"owner_newest", "owner_album_newest", "caption_status"} <= names and photo_indexes
+    assert "email_unique" in {i["name"] for i in db.users.list_indexes()}
+    assert "owner_name_unique" in {i["name"] for i in db.albums.list_indexes()}
+    assert "owner" in {i["name"] for i in db.fs.files.list_indexes()}
+
+
+def test_serializers_for_the_api(user, db, worker):
+    from photoshare.services import albums, photos
+
+    photo = _upload(user, db)
+    worker.work()
+    album = albums.create_album(db, photo["owner_id"], "Trip")
+    albums.add_photo_to_album(db, photo["owner_id"], photo["_id"], album["_id"])
+    data = photos.serialize_photo(photos.get_photo(db, photo["owner_id"], str(photo["_id"])),
+                                  with_model_outputs=True)
+    assert data["id"] == str(photo["_id"]) and data["album_ids"] == [str(album["_id"])]
+    assert data["caption"] == "a red picture" and data["caption_status"] == "done"
+    assert data["attention"] and data["alternatives"]
+    import json
+
+    json.dumps(data)  # JSON-ready
+    listed = albums.list_albums(db, photo["owner_id"])
+    assert albums.serialize_album(listed[0]) == {**albums.serialize_album(listed[0]), "name": "Trip",
+                                                 "photo_count": 1}
+
