@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+import time
 
 import pytest
 
@@ -72,12 +73,12 @@ def make_key(db, user: dict, scopes=("read", "write"), name: str = "test key", d
 
 @pytest.fixture
 def ada(db) -> dict:
-    return make_account(db, "ada@example.com")
+    return make_account(db, "ada.api@example.com")
 
 
 @pytest.fixture
 def bob(db) -> dict:
-    return make_account(db, "bob@example.com")
+    return make_account(db, "bob.api@example.com")
 
 
 @pytest.fixture
@@ -111,8 +112,6 @@ def run_with_worker(worker, request_fn, timeout_s: float = 30.0):
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
-    import time
-
     deadline = time.monotonic() + timeout_s
     while thread.is_alive() and time.monotonic() < deadline:
         worker.work()

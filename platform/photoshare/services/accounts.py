@@ -171,5 +171,6 @@ def delete_account(db: Database, user_id: ObjectId, password: str) -> AccountDel
             pass
     photos = db.photos.delete_many({"owner_id": user_id}).deleted_count
     albums = db.albums.delete_many({"owner_id": user_id}).deleted_count
+    db.api_keys.delete_many({"owner_id": user_id})  # services.api_keys
     db.users.delete_one({"_id": user_id})
     return AccountDeletion(photos=photos, albums=albums, files=len(file_ids))

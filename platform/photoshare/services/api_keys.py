@@ -191,11 +191,6 @@ def revoke_key(db: Database, owner_id: ObjectId, key_id) -> dict:
     return get_key(db, owner_id, key_id)
 
 
-def delete_keys_of(db: Database, owner_id: ObjectId) -> int:
-    """Remove every key of an account (for account deletion)."""
-    return db.api_keys.delete_many({"owner_id": owner_id}).deleted_count
-
-
 # -- Authentication ----------------------------------------------------------------------
 
 def authenticate(db: Database, secret: str | None) -> Authenticated:

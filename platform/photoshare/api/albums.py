@@ -1,0 +1,80 @@
+"""/api/v1/albums: create, list, get, rename, delete (photos stay in the library)."""
+
+from __future__ import annotations
+
+from ..extensions import get_db
+from ..services import albums as album_service
+from ..services import photo_feed
+from .auth import current_owner_id, require_key
+from .blueprint import Blueprint
+from .schemas import AlbumListArgsSchema, AlbumNameSchema, AlbumPageSchema, AlbumSchema
+
+bp = Blueprint("albums", __name__, url_prefix="/api/v1/albums",
+               description="Your albums. A photo's albums are set on the photo (PATCH album_ids).")
+
+
+def album_json(album: dict) -> dict:
+    data = album_service.serialize_album(album)
+    data.setdefault("photo_count", 0)
+    return data
+
+
+@bp.route("", methods=["POST"])
+@bp.keyed(400, 403, 409, 422)
+@require_key("write")
+@bp.arguments(AlbumNameSchema)
+@bp.response(201, AlbumSchema)
+def create_album(args):
+    """Create an album
+
+    Names are unique per user, ignoring case (409 otherwise).
+    """
+    album = album_service.create_album(get_db(), current_owner_id(), args["name"])
+    album["photo_count"] = 0
+    return album_json(album)
+
+
+@bp.route("", methods=["GET"])
+@bp.keyed(400, 403, 422)
+@require_key("read")
+@bp.arguments(AlbumListArgsSchema, location="query")
+@bp.response(200, AlbumPageSchema)
+def list_albums(args):
+    """List your albums, newest first (cursor pagination, like photos)"""
+    page = photo_feed.list_albums(get_db(), current_owner_id(), limit=args["limit"], cursor=args.get("cursor"))
+    return {"items": [album_json(album) for album in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.route("/<oid:album_id>", methods=["GET"])
+@bp.keyed(403, 404)
+@require_key("read")
+@bp.response(200, AlbumSchema)
+def album(album_id):
+    """Get an album
+
+    Its photos: `GET /api/v1/photos?album_id=...`.
+    """
+    db, owner_id = get_db(), current_owner_id()
+    return album_json(photo_feed.with_photo_count(db, owner_id, album_service.get_album(db, owner_id, album_id)))
+
+
+@bp.route("/<oid:album_id>", methods=["PATCH"])
+@bp.keyed(400, 403, 404, 409, 422)
+@require_key("write")
+@bp.arguments(AlbumNameSchema)
+@bp.response(200, AlbumSchema)
+def rename_album(args, album_id):
+    """Rename an album"""
+    db, owner_id = get_db(), current_owner_id()
+    album = album_service.rename_album(db, owner_id, album_id, args["name"])
+    return album_json(photo_feed.with_photo_count(db, owner_id, album))
+
+
+@bp.route("/<oid:album_id>", methods=["DELETE"])
+@bp.keyed(403, 404)
+@require_key("write")
+@bp.response(204, description="Deleted; its photos are still in your library.")
+def delete_album(album_id):
+    """Delete an album (not its photos)"""
+    album_service.delete_album(get_db(), current_owner_id(), album_id)
+    return ""

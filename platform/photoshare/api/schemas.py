@@ -1,0 +1,209 @@
+"""Marshmallow schemas of the API: they shape and type the input (webargs answers 422
+when they do not match) and document every body in the OpenAPI document.
+
+Limits and allowed values come from the service modules' constants; the rules
+themselves (normalisation, ownership, image checks) run in the services.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+from marshmallow import fields, validate
+
+from ..services import api_keys, photo_feed, photo_settings
+from ..services.albums import MAX_ALBUM_NAME_LENGTH
+from ..services.photos import CAPTION_STATUSES, MAX_USER_CAPTION_LENGTH
+
+OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
+IMAGE_SIZES = ("thumb", "display", "original")
+
+
+def object_id(description: str | None = None, **kwargs) -> fields.String:
+    metadata = {"example": "665f1c2e9b1e8a3d4c5b6a79"}
+    if description:
+        metadata["description"] = description
+    return fields.String(validate=validate.Regexp(OBJECT_ID_PATTERN, error="Not a valid id."),
+                         metadata=metadata, **kwargs)
+
+
+def date_time(description: str, **kwargs) -> fields.String:
+    # Dates are already ISO 8601 strings (services' serialize_*); documented as date-time.
+    return fields.String(metadata={"format": "date-time", "description": description}, **kwargs)
+
+
+class Schema(ma.Schema):
+    class Meta:
+        ordered = True
+
+
+# -- Errors --------------------------------------------------------------------------
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "Stable machine-readable code",
+                                                  "example": "not_found"})
+    message = fields.String(required=True, metadata={"description": "Explanation for people"})
+    field = fields.String(metadata={"description": "The input field at fault, when there is one"})
+    details = fields.Dict(metadata={"description": "Validation messages by location and field (422)"})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorDetailSchema, required=True)
+    job_id = fields.String(metadata={"description": "With caption_timeout (504): the job to poll"})
+
+
+# -- API keys ------------------------------------------------------------------------
+
+class TokenCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=api_keys.MAX_KEY_NAME_LENGTH),
+                         metadata={"example": "backup script"})
+    scopes = fields.List(fields.String(validate=validate.OneOf(api_keys.SCOPES)), required=True,
+                         validate=validate.Length(min=1, max=len(api_keys.SCOPES)),
+                         metadata={"example": ["read", "write"]})
+    expires_in_days = fields.Integer(allow_none=True, load_default=None, strict=True,
+                                     validate=validate.Range(min=1, max=api_keys.MAX_EXPIRY_DAYS),
+                                     metadata={"description": "Omit or null: the key never expires"})
+
+
+class TokenSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(required=True, metadata={"description": "First characters of the key, to recognise it"})
+    scopes = fields.List(fields.String(validate=validate.OneOf(api_keys.SCOPES)), required=True)
+    created_at = date_time("When the key was created", required=True)
+    last_used_at = date_time("Last authenticated request (minute resolution)", allow_none=True, required=True)
+    expires_at = date_time("Expiry, null for never", allow_none=True, required=True)
+    revoked_at = date_time("Revocation time, null while not revoked", allow_none=True, required=True)
+    state = fields.String(required=True, validate=validate.OneOf(("active", "revoked", "expired")))
+
+
+class NewTokenSchema(TokenSchema):
+    key = fields.String(required=True, metadata={"description": "The API key. Shown only in this response."})
+
+
+class TokenListSchema(Schema):
+    items = fields.List(fields.Nested(TokenSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True,
+                                metadata={"description": "Always null: all keys fit in one page"})
+
+
+# -- Photos ----------------------------------------------------------------------------
+
+class AlternativeSchema(Schema):
+    caption = fields.String(required=True)
+    score = fields.Float(required=True, metadata={"description": "Log-probability of the caption"})
+
+
+class PhotoUrlsSchema(Schema):
+    self = fields.String(required=True, metadata={"description": "This photo in the API"})
+    web = fields.String(required=True, metadata={"description": "The photo's page on the website"})
+    thumb = fields.String(required=True)
+    display = fields.String(required=True)
+    original = fields.String(required=True)
+
+
+class PhotoSchema(Schema):
+    id = fields.String(required=True)
+    created_at = date_time("Upload time", required=True)
+    filename = fields.String(required=True)
+    format = fields.String(required=True, metadata={"example": "JPEG"})
+    size_bytes = fields.Integer(required=True)
+    width = fields.Integer(required=True, metadata={"description": "Width of the upright image"})
+    height = fields.Integer(required=True, metadata={"description": "Height of the upright image"})
+    caption = fields.String(allow_none=True, required=True,
+                            metadata={"description": "The user's caption if set, else the AI's"})
+    ai_caption = fields.String(allow_none=True, required=True)
+    user_caption = fields.String(allow_none=True, required=True)
+    caption_status = fields.String(required=True, validate=validate.OneOf(CAPTION_STATUSES))
+    caption_error = fields.String(allow_none=True, required=True)
+    model_version = fields.String(allow_none=True, required=True)
+    alternatives = fields.List(fields.Nested(AlternativeSchema), required=True,
+                               metadata={"description": "Other captions of the beam search, best first"})
+    album_ids = fields.List(fields.String(), required=True)
+    visibility = fields.String(required=True, validate=validate.OneOf(photo_settings.VISIBILITIES))
+    urls = fields.Nested(PhotoUrlsSchema, required=True)
+
+
+class PhotoPageSchema(Schema):
+    items = fields.List(fields.Nested(PhotoSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True,
+                                metadata={"description": "Pass as `cursor` for the next page; null on the last"})
+
+
+class PhotoListArgsSchema(Schema):
+    limit = fields.Integer(load_default=photo_feed.DEFAULT_LIMIT,
+                           validate=validate.Range(min=1, max=photo_feed.MAX_LIMIT))
+    cursor = fields.String(validate=validate.Length(max=200),
+                           metadata={"description": "next_cursor of the previous page"})
+    album_id = object_id("Only this album's photos")
+    status = fields.String(validate=validate.OneOf(CAPTION_STATUSES))
+    visibility = fields.String(validate=validate.OneOf(photo_settings.VISIBILITIES))
+    q = fields.String(validate=validate.Length(max=100),
+                      metadata={"description": "Search in captions and file names"})
+
+
+class PhotoUploadSchema(Schema):
+    image = Upload(required=True, metadata={"description": "JPEG, PNG, WebP or GIF"})
+    caption = fields.String(validate=validate.Length(max=MAX_USER_CAPTION_LENGTH),
+                            metadata={"description": "Your own caption (the AI caption is still made)"})
+    album_id = object_id("Put the photo in this album")
+    visibility = fields.String(validate=validate.OneOf(photo_settings.VISIBILITIES),
+                               metadata={"description": "Default: private"})
+
+
+class PhotoPatchSchema(Schema):
+    caption = fields.String(allow_none=True, validate=validate.Length(max=MAX_USER_CAPTION_LENGTH),
+                            metadata={"description": "Your caption; empty or null clears it"})
+    visibility = fields.String(validate=validate.OneOf(photo_settings.VISIBILITIES))
+    album_ids = fields.List(object_id(), validate=validate.Length(max=photo_settings.MAX_ALBUMS_PER_PHOTO),
+                            metadata={"description": "The photo's albums, exactly (replaces the list)"})
+
+
+class ImageArgsSchema(Schema):
+    size = fields.String(load_default="display", validate=validate.OneOf(IMAGE_SIZES),
+                         metadata={"description": "thumb (≤400 px), display (≤1600 px, upright) or original"})
+
+
+# -- Albums ----------------------------------------------------------------------------
+
+class AlbumSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    created_at = date_time("Creation time", required=True)
+    updated_at = date_time("Last rename", required=True)
+    photo_count = fields.Integer(required=True)
+
+
+class AlbumPageSchema(Schema):
+    items = fields.List(fields.Nested(AlbumSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class AlbumListArgsSchema(Schema):
+    limit = fields.Integer(load_default=photo_feed.DEFAULT_LIMIT,
+                           validate=validate.Range(min=1, max=photo_feed.MAX_LIMIT))
+    cursor = fields.String(validate=validate.Length(max=200))
+
+
+class AlbumNameSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_ALBUM_NAME_LENGTH),
+                         metadata={"example": "Holidays 2024"})
+
+
+# -- Captions --------------------------------------------------------------------------
+
+class CaptionUploadSchema(Schema):
+    image = Upload(required=True, metadata={"description": "JPEG, PNG, WebP or GIF; not stored"})
+
+
+class CaptionResultSchema(Schema):
+    job_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("done",)))
+    caption = fields.String(required=True)
+    alternatives = fields.List(fields.Nested(AlternativeSchema), required=True)
+    model_version = fields.String(allow_none=True, required=True)
+
+
+class CaptionPendingSchema(Schema):
+    job_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("pending",)))
