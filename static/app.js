@@ -70,3 +70,40 @@
     }
   });
 })();
+
+// Copy buttons (the share link on the photo page): <button data-copy-from="ID"> copies the
+// value of the input with that id. Wired here because the CSP allows no inline script.
+(function () {
+  "use strict";
+
+  function report(button, text) {
+    var result = button.parentNode.querySelector('[data-role="copy-result"]');
+    if (result) { result.textContent = text; }
+  }
+
+  function copy(button) {
+    var input = document.getElementById(button.getAttribute("data-copy-from"));
+    if (!input) { return; }
+    var fallback = function () {
+      // Older browsers, or no clipboard permission: select the text for Ctrl+C.
+      input.focus();
+      input.select();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
+      report(button, copied ? "Copied." : "Press Ctrl+C (⌘C) to copy.");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value)
+        .then(function () { report(button, "Copied."); }, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var buttons = document.querySelectorAll("[data-copy-from]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener("click", function (event) { copy(event.currentTarget); });
+    }
+  });
+})();

@@ -15,6 +15,7 @@ PAGES_AND_ACTIONS = [
     ("GET", "/photos/{photo}/image/display"),
     ("GET", "/photos/{photo}/image/original"),
     ("POST", "/photos/{photo}/caption"),
+    ("POST", "/photos/{photo}/visibility"),
     ("POST", "/photos/{photo}/recaption"),
     ("POST", "/photos/{photo}/delete"),
     ("POST", "/photos/{photo}/albums"),                      # A's photo into A's album
@@ -65,7 +66,7 @@ def test_other_users_objects_are_404(two_users, db, method, template):
     if method == "GET":
         response = bob.client.get(url)
     else:
-        data = {"caption": "pwned", "name": "pwned", "album_id": str(ids["album"])}
+        data = {"caption": "pwned", "name": "pwned", "album_id": str(ids["album"]), "visibility": "public"}
         response = bob.post(url, data, page="/albums")
     assert response.status_code == 404, (url, response.status_code)
     assert "Not found" in response.get_data(as_text=True) or response.is_json

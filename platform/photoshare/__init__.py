@@ -71,7 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import cli, errors, security_headers
     from .extensions import backends, csrf, limiter, login_manager
-    from .views import auth, gallery, health
+    from .views import auth, gallery, health, sharing
 
     state = backends.init_app(app)
     csrf.init_app(app)
@@ -84,6 +84,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(gallery.bp)
     app.register_blueprint(health.bp)
+    # Public share pages /s/<photo_id>: no login, public photos only.
+    app.register_blueprint(sharing.bp)
 
     # REST API /api/v1, its docs page /api/docs and the API-key pages /account/api-keys.
     from . import api

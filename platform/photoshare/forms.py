@@ -6,8 +6,12 @@ layer, not here: these forms only shape the input."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (EmailField, MultipleFileField, PasswordField, RadioField, SelectField, StringField,
+                     TextAreaField)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired
+
+from .services.photo_settings import PRIVATE, PUBLIC
 
 
 class SignupForm(FlaskForm):
@@ -55,6 +59,16 @@ class AlbumForm(FlaskForm):
 class AddToAlbumForm(FlaskForm):
     # Choices are the user's albums; ownership is checked again by the service.
     album_id = SelectField("Album", validate_choice=False)
+
+
+class VisibilityForm(FlaskForm):
+    # The service (photo_settings.set_visibility) checks the value, so a tampered or
+    # missing choice gets its message rather than a generic "not a valid choice".
+    visibility = RadioField(
+        "Who can see this photo",
+        choices=[SelectChoice(PRIVATE, "Private (only you)"), SelectChoice(PUBLIC, "Public (anyone with the link)")],
+        validate_choice=False,
+    )
 
 
 class ConfirmForm(FlaskForm):

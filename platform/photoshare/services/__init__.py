@@ -5,5 +5,6 @@ request or session. Failures are raised as photoshare.services.errors.ServiceErr
 
 Authorisation rule: every function that reads or changes a photo or an album filters
 on `owner_id`, so another user's object is indistinguishable from a missing one
-(NotFound, shown as 404, never 403).
+(NotFound, shown as 404, never 403). The one exception is services.sharing, which
+serves public photos to anyone and filters on visibility instead.
 """

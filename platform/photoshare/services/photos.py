@@ -289,6 +289,12 @@ def open_image(db: Database, owner_id: ObjectId, photo_id, variant: str) -> Stor
                                {"files": 1, "mime_type": 1})
     if photo is None or variant not in (photo.get("files") or {}):
         raise NotFound("No such photo.")
+    return open_stored_image(db, photo, variant)
+
+
+def open_stored_image(db: Database, photo: dict, variant: str) -> StoredImage:
+    """Open one stored file of a photo the caller has already found and authorised
+    (open_image above for the owner, services.sharing for public photos)."""
     try:
         grid_out = files_bucket(db).open_download_stream(photo["files"][variant])
     except NoFile:

@@ -11,9 +11,10 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from flask_login import current_user, login_required
 
 from ..extensions import get_db, get_queue
-from ..forms import AddToAlbumForm, AlbumForm, CaptionForm, ConfirmForm, UploadForm
+from ..forms import AddToAlbumForm, AlbumForm, CaptionForm, ConfirmForm, UploadForm, VisibilityForm
 from ..services import albums as album_service
 from ..services import captions as caption_service
+from ..services import photo_settings
 from ..services import photos as photo_service
 from ..services.errors import ServiceError
 
@@ -37,6 +38,11 @@ def caption_placeholder(photo: dict) -> str:
 def alt_text(photo: dict) -> str:
     # The caption is the alt text; until there is one, say what the image is.
     return photo_service.display_caption(photo) or f"Photo {photo.get('filename', '')} (caption pending)"
+
+
+@bp.app_template_global()
+def is_public(photo: dict) -> bool:
+    return photo_settings.visibility_of(photo) == photo_settings.PUBLIC
 
 
 def _page_arg() -> int:
@@ -97,9 +103,13 @@ def upload():
 
 @bp.get("/photos/<oid:photo_id>")
 @login_required
-def photo(photo_id):
+def photo(photo_id, visibility_form: VisibilityForm | None = None, status: int = 200):
     db = get_db()
     photo = photo_service.get_photo(db, current_user.id, photo_id)
+    if visibility_form is None:
+        visibility_form = VisibilityForm(visibility=photo_settings.visibility_of(photo))
+    elif visibility_form.visibility.data not in photo_settings.VISIBILITIES:
+        visibility_form.visibility.data = photo_settings.visibility_of(photo)  # refused: show what is stored
     all_albums = album_service.list_albums(db, current_user.id, with_counts=False)
     in_albums = album_service.albums_of_photo(db, current_user.id, photo)
     member = {album["_id"] for album in in_albums}
@@ -108,7 +118,8 @@ def photo(photo_id):
     return render_template(
         "gallery/photo.html", photo=photo, in_albums=in_albums, add_form=add_form,
         caption_form=CaptionForm(caption=photo.get("user_caption") or ""), confirm_form=ConfirmForm(),
-    )
+        visibility_form=visibility_form,
+    ), status
 
 
 @bp.get("/photos/<oid:photo_id>/status")
@@ -140,6 +151,24 @@ def edit_caption(photo_id):
     form = CaptionForm()  # CSRF is checked by CSRFProtect; the service checks the text
     photo_service.set_user_caption(get_db(), current_user.id, photo_id, form.caption.data)
     flash("Caption saved.", "success")
+    return redirect(url_for("gallery.photo", photo_id=photo_id), 303)
+
+
+@bp.post("/photos/<oid:photo_id>/visibility")
+@login_required
+def set_visibility(photo_id):
+    form = VisibilityForm()  # CSRF is checked by CSRFProtect; the service checks the value
+    try:
+        updated = photo_settings.set_visibility(get_db(), current_user.id, photo_id, form.visibility.data)
+    except ServiceError as error:
+        if error.http_status == 404:
+            raise
+        form.visibility.errors = [*form.visibility.errors, error.message]
+        return photo(photo_id, visibility_form=form, status=400)
+    if is_public(updated):
+        flash("The photo is public: anyone with its link can see it.", "success")
+    else:
+        flash("The photo is private: only you can see it.", "info")
     return redirect(url_for("gallery.photo", photo_id=photo_id), 303)
 
 
