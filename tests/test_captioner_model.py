@@ -49,7 +49,7 @@ def test_tiny_model_overfits_five_images_and_reproduces_their_captions(five_phot
     captions = [clean_caption(data.captions[n][0])[:12] for n in names]
     vocab = Vocabulary.build(captions, min_count=1)
     features = np.asarray(encoder(np.stack([encoder_input(data.image_path(n)) for n in names])), dtype=np.float16)
-    config = TrainConfig(embed_dim=64, hidden_dim=128, attention_dim=64, dropout=0.0, max_len=12, lr=3e-3,
+    config = TrainConfig(embed_dim=64, hidden_dim=128, attention_dim=64, dropout=0.0, max_len=12, lr=3e-3, ema_decay=0.9,
                          batch_size=5, steps_per_epoch=60, epochs=8, patience=8, dev_images=5, seed=3)
     training = TrainingData(features=features, image_of_row=np.arange(5), tokens=caption_matrix(vocab, captions, 12),
                             dev_features=features, dev_references=[[c] for c in captions])
