@@ -9,10 +9,11 @@ STAMP := $(VENV)/.requirements.stamp
 setup: $(STAMP)
 	@$(PY) -m captioner prepare-encoder
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || test -n "$(PY313)" || { echo "Python 3.13 is needed: install it (pyenv install 3.13.0) or pass PY313=/path/to/python3.13"; exit 1; }
 	@test -x $(PY) || $(PY313) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
