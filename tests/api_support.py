@@ -1,8 +1,8 @@
 """Helpers and fixtures of the REST API tests (tests/test_api_*.py).
 
 They build on the platform fixtures of tests/conftest.py (`app`, `db`, `queue`,
-`worker`: real mongoeco store, real Redis, per-test prefixes). Test modules import
-the fixtures they use from here.
+`worker`: real mongoeco store, real Redis, per-test prefixes); conftest.py loads this
+module as a pytest plugin, so its fixtures need no import.
 """
 
 from __future__ import annotations

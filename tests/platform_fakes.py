@@ -1,15 +1,16 @@
-"""A stand-in Captioner for tests that must not load TensorFlow.
+"""A stand-in Captioner, only for tests that inject a failure the real model would not
+produce on demand: a refusal, a crash, a hang. Every other test captions with the real
+Captioner on the tiny checkpoint (conftest.py: `tiny_captioner`, `worker`), and a test
+that only needs one failing call among good ones wraps the real captioner instead
+(`worker.use(on_call)`).
 
-Same interface as captioner.Captioner: caption(images) returns one result per image,
-a result object or an exception instance (with .reason) for an unreadable image.
+Same interface as captioner.Captioner: caption(images) returns one result per image, or
+an exception instance (with .reason) for an image it cannot caption.
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
-
-from PIL import Image
+import time
 
 
 class FakeCaptionError(Exception):
@@ -18,45 +19,20 @@ class FakeCaptionError(Exception):
         self.reason = reason
 
 
-@dataclass
-class FakeResult:
-    caption: str
-    alternatives: list = field(default_factory=list)
-    attention: list = field(default_factory=list)
-    model_version: str = "fake-1"
-    timings: dict = field(default_factory=dict)
+class FailingCaptioner:
+    """Every call fails: after `delay_s`, it raises `raises`, or else refuses each image
+    with the reason `refuses` (as captioner.CaptionError does)."""
 
-    def to_dict(self) -> dict:
-        return {"caption": self.caption, "alternatives": self.alternatives, "attention": self.attention,
-                "model_version": self.model_version}
+    model_version = "failing-1"
 
-
-class FakeCaptioner:
-    """Captions an image by its dominant colour; `fail_with` makes every call raise."""
-
-    model_version = "fake-1"
-
-    def __init__(self, fail_with: BaseException | None = None):
-        self.fail_with = fail_with
+    def __init__(self, *, raises: BaseException | None = None, refuses: str | None = None, delay_s: float = 0):
+        assert raises is not None or refuses is not None or delay_s, "which failure?"
+        self.raises, self.refuses, self.delay_s = raises, refuses, delay_s
         self.calls = 0
 
     def caption(self, images):
         self.calls += 1
-        if self.fail_with is not None:
-            raise self.fail_with
-        results = []
-        for image in images:
-            try:
-                picture = Image.open(io.BytesIO(image)) if isinstance(image, bytes) else image
-                red, green, blue = picture.convert("RGB").resize((1, 1)).getpixel((0, 0))
-            except Exception as error:
-                results.append(FakeCaptionError(f"cannot read image: {error}"))
-                continue
-            colour = max((red, "red"), (green, "green"), (blue, "blue"))[1]
-            caption = f"a {colour} picture"
-            results.append(FakeResult(
-                caption=caption,
-                alternatives=[{"caption": caption, "score": -0.1}, {"caption": "a picture", "score": -0.5}],
-                attention=[{"word": word, "weights": [[0.25, 0.25], [0.25, 0.25]]} for word in caption.split()],
-            ))
-        return results
+        time.sleep(self.delay_s)
+        if self.raises is not None:
+            raise self.raises
+        return [FakeCaptionError(self.refuses or "refused") for _ in images]

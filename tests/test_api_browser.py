@@ -8,12 +8,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_web_browser import chromium, live_server  # noqa: F401  (fixtures)
+from tests.conftest import sign_up_in_browser
 
 pytestmark = pytest.mark.browser
 
 
-def test_swagger_ui_renders_the_api_offline(live_server, chromium, tmp_path):  # noqa: F811
+def test_swagger_ui_renders_the_api_offline(live_server, chromium, tmp_path):
     page = chromium.new_page()
     errors, hosts = [], set()
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -32,19 +32,13 @@ def test_swagger_ui_renders_the_api_offline(live_server, chromium, tmp_path):  #
     assert errors == []
 
 
-def test_create_a_key_in_the_dashboard_and_use_it(live_server, chromium, tmp_path):  # noqa: F811
+def test_create_a_key_in_the_dashboard_and_use_it(live_server, chromium, tmp_path):
     import requests
 
     page = chromium.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live_server}/signup")
-    page.fill('input[name="email"]', "ada@example.com")
-    page.fill('input[name="name"]', "Ada")
-    page.fill('input[name="password"]', "correct horse")
-    page.fill('input[name="confirm"]', "correct horse")
-    page.click('button[type="submit"]')
-    page.wait_for_url(f"{live_server}/")
+    sign_up_in_browser(page, live_server)
 
     page.click("nav >> text=API keys")
     page.fill('input[name="name"]', "laptop script")

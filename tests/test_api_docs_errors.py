@@ -8,8 +8,8 @@ import re
 import pytest
 
 from photoshare import create_app
-from tests.api_support import ApiClient, ada, api, make_account, make_key  # noqa: F401 (fixtures)
-from tests.platform_images import make_image
+from tests.api_support import ApiClient, make_account, make_key
+from tests.images import make_image
 
 
 def _error(response) -> dict:
@@ -46,7 +46,10 @@ def test_openapi_document_describes_every_endpoint(client):
             if method == "parameters":
                 continue
             assert operation.get("security"), (method, path)
-            assert {"401", "429"} <= set(map(str, operation["responses"])), (method, path)
+            responses = operation["responses"]
+            assert {"401", "413", "429", "503"} <= set(map(str, responses)), (method, path)
+            for status in ("429", "503"):  # rate limits, captioning_busy: when to come back
+                assert "Retry-After" in responses[status]["headers"], (method, path, status)
     upload = spec["paths"]["/api/v1/photos"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
 
@@ -101,6 +104,19 @@ def test_store_outage_is_json_503(api, monkeypatch):
     assert response.status_code == 503 and _error(response)["code"] == "unavailable"
 
 
+def test_a_large_json_body_is_413_json(api):
+    # Only the upload endpoints take large bodies; here the limit is MAX_FORM_BYTES (1 MB).
+    photo = api.upload(make_image()).get_json()
+    body = {"caption": "x" * (2 * 1024 * 1024)}
+    response = api.patch(f"/api/v1/photos/{photo['id']}", json=body)
+    assert response.status_code == 413
+    assert _error(response) == {"code": "too_large",
+                                "message": "The request is too large: at most 1024 KB outside uploads."}
+    assert api.get(f"/api/v1/photos/{photo['id']}").get_json()["user_caption"] is None
+    response = api.post("/api/v1/albums", json={"name": "n" * (2 * 1024 * 1024)})
+    assert response.status_code == 413 and _error(response)["code"] == "too_large"
+
+
 def test_non_json_body_is_a_validation_error_not_html(api):
     response = api.post("/api/v1/albums", data="name=x", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 422 and _error(response)["code"] == "validation_failed"
@@ -115,10 +131,12 @@ def limited_app(settings):
     app.extensions["photoshare.backends"].close()
 
 
-def test_rate_limit_per_key_with_retry_after(limited_app, db):
+def test_rate_limit_per_account_with_retry_after(limited_app, db):
     user = make_account(db, "ada.api@example.com")
     first = ApiClient(limited_app.test_client(), make_key(db, user, name="first"), user)
     second = first.as_key(make_key(db, user, name="second"))
+    other = make_account(db, "bob.api@example.com")
+    others = first.as_key(make_key(db, other))
     for _ in range(3):
         response = first.get("/api/v1/photos")
         assert response.status_code == 200
@@ -128,8 +146,10 @@ def test_rate_limit_per_key_with_retry_after(limited_app, db):
     error = _error(response)
     assert error["code"] == "rate_limited" and "Retry-After" in error["message"]
     assert 0 < int(response.headers["Retry-After"]) <= 60
-    # Another key (even of the same user) has its own budget.
-    assert second.get("/api/v1/photos").status_code == 200
+    # More keys do not mean more requests: all keys of the account share the budget...
+    assert second.get("/api/v1/photos").status_code == 429
+    # ...and another account has its own.
+    assert others.get("/api/v1/photos").status_code == 200
 
 
 def test_requests_without_a_valid_key_are_limited_per_address(limited_app):

@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from photoshare.services import api_keys
-from tests.api_support import (PASSWORD, ApiClient, ada, api, basic, bearer, bob, bob_api, make_key,  # noqa: F401
-                               read_api)
-from tests.platform_images import make_image
+from tests.api_support import PASSWORD, ApiClient, basic, bearer, make_key
+from tests.images import make_image
 
 KEY_RE = re.compile(r"^psk_[A-Za-z0-9_-]{43}$")
 

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from photoshare import create_app
 from photoshare.config import load_or_create_secret_key, load_settings
 
@@ -27,6 +29,36 @@ def test_settings_come_from_the_environment():
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert load_settings({})["MAX_UPLOAD_MB"] == 20  # the default
     assert load_settings({"SECRET_KEY": ""})["SECRET_KEY"] is None  # empty means unset
+
+
+def test_api_settings_come_from_the_same_place():
+    settings = load_settings({"LOGIN_LIMIT_PER_ACCOUNT": "4 per hour", "API_CAPTION_TIMEOUT_S": "2.5",
+                              "API_RATE_LIMIT": "9 per minute"})
+    assert settings["API_RATE_LIMIT"] == "9 per minute" and settings["API_CAPTION_TIMEOUT_S"] == 2.5
+    assert settings["API_TOKEN_LIMIT_PER_ACCOUNT"] == "4 per hour"  # follows the log-in limit
+    assert load_settings({})["API_CAPTION_MAX_WAITERS"] == 2
+    with pytest.raises(ValueError, match="API_CAPTION_TIMEOUT_S must be a number"):
+        load_settings({"API_CAPTION_TIMEOUT_S": "soon"})
+
+
+@pytest.mark.parametrize("child", ["import time; time.sleep(30)",
+                                   "import sys, time; sys.stdout.write('READY mongodb://x'); "
+                                   "sys.stdout.flush(); time.sleep(30)"])
+def test_waiting_for_the_store_never_blocks_past_its_deadline(child):
+    # A server that prints nothing, or half a line, must not hold start-up forever.
+    import time
+
+    from photoshare.embedded_store import _read_line
+
+    process = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    try:
+        started = time.monotonic()
+        assert _read_line(process.stdout, deadline=started + 0.5) is None
+        assert time.monotonic() - started < 5
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
 
 
 def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, settings):
@@ -87,7 +119,7 @@ def test_the_web_process_never_imports_tensorflow(settings, tmp_path):
         import json, sys
         from photoshare import create_app
         from tests.conftest import Browser
-        from tests.platform_images import make_image
+        from tests.images import make_image
         app = create_app(json.loads(sys.argv[1]))
         browser = Browser(app.test_client())
         codes = [browser.signup().status_code, browser.upload(("a.png", make_image("PNG"))).status_code]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from photoshare import create_app
 from photoshare.embedded_store import free_port
 from photoshare.services import accounts
-from tests.platform_images import make_image
+from tests.images import make_image
 
 
 def _text(response) -> str:
@@ -105,6 +107,31 @@ def test_login_redirects_only_to_local_paths(browser, other_browser):
     data["csrf_token"] = other_browser.token()
     response = other_browser.client.post("/login?next=/albums", data=data)
     assert response.headers["Location"] == "/albums"
+
+
+# Each would send the browser to another host (werkzeug drops the tab of the first:
+# `Location: //evil.example/`, a scheme-relative URL).
+OFF_SITE_TARGETS = ["/\t/evil.example/", "/\n/evil.example/", "//evil.example/", "///evil.example/",
+                    "/\\evil.example/", "https://evil.example/", "javascript:alert(1)", "evil.example", "/\x00/x"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_login_never_redirects_off_site(browser, other_browser, target):
+    from urllib.parse import quote
+
+    browser.signup()
+    data = {"email": "ada@example.com", "password": "correct horse", "csrf_token": other_browser.token()}
+    response = other_browser.client.post(f"/login?next={quote(target, safe='')}", data=data)
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+
+
+def test_safe_local_path_keeps_paths_with_queries():
+    from photoshare.safe_urls import safe_local_path
+
+    assert safe_local_path("/photos/abc?page=2#top") == "/photos/abc?page=2#top"
+    assert safe_local_path("/a:b") == "/a:b"
+    for target in OFF_SITE_TARGETS + ["", None, " /albums"]:
+        assert safe_local_path(target) is None, target
 
 
 def test_logout_needs_a_post_with_csrf_token(user):
@@ -240,6 +267,29 @@ def test_change_password(user, other_browser):
     assert other_browser.login(password="battery staple").status_code == 303
 
 
+def test_change_password_revokes_the_accounts_api_keys(user, db, app):
+    from photoshare.services import api_keys
+    from tests.api_support import ApiClient
+
+    owner = db.users.find_one({"email": "ada@example.com"})["_id"]
+    secrets = [api_keys.create_key(db, owner, name, ["read"]).secret for name in ("laptop", "backup")]
+    bob = accounts.register(db, "bob@example.com", "correct horse", rounds=4)
+    bobs = api_keys.create_key(db, bob["_id"], "bob's", ["read"]).secret
+    api = ApiClient(app.test_client(), secrets[0], None)
+    assert api.get("/api/v1/photos").status_code == 200
+
+    response = user.post("/account/password", {"pw-current_password": "correct horse",
+                                                "pw-new_password": "battery staple",
+                                                "pw-confirm": "battery staple"}, page="/account")
+    assert response.status_code == 303
+    assert "your API keys have been revoked" in _text(user.client.get("/account"))
+    for secret in secrets:
+        answer = api.as_key(secret).get("/api/v1/photos")
+        assert answer.status_code == 401 and answer.get_json()["error"]["code"] == "api_key_revoked"
+    assert {api_keys.key_state(key) for key in api_keys.list_keys(db, owner)} == {"revoked"}
+    assert api.as_key(bobs).get("/api/v1/photos").status_code == 200  # other accounts keep theirs
+
+
 @pytest.mark.parametrize("current, new, confirm, message", [
     ("wrong password", "battery staple", "battery staple", "The current password is wrong."),
     ("correct horse", "short", "short", "at least 8 characters"),
@@ -269,6 +319,72 @@ def test_delete_account_deletes_photos_files_and_albums(user, other_browser, db)
     assert db.fs.files.count_documents({}) == 3 and db.fs.chunks.count_documents({}) == 3
     assert user.client.get("/albums").status_code == 302
     assert user.login().status_code == 401
+
+
+def test_an_upload_storing_while_the_account_is_deleted_leaves_nothing(user, db, queue, app, monkeypatch):
+    # The upload has passed its checks and is writing files when the account is deleted:
+    # it notices once its photo is stored, and removes what it stored.
+    import io
+
+    from photoshare.services import photos
+    from photoshare.store import files_bucket
+
+    owner = db.users.find_one()["_id"]
+
+    class DeletedWhileWriting:
+        def __init__(self, database):
+            self.bucket, self.writes = files_bucket(database), 0
+
+        def upload_from_stream(self, *args, **kwargs):
+            self.writes += 1
+            if self.writes == 3:
+                summary = accounts.delete_account(db, owner, "correct horse")
+                assert summary.photos == 0
+            return self.bucket.upload_from_stream(*args, **kwargs)
+
+        def delete(self, file_id):
+            return self.bucket.delete(file_id)
+
+    monkeypatch.setattr(photos, "files_bucket", DeletedWhileWriting)
+    with pytest.raises(accounts.AccountClosed):
+        photos.add_photo(db, queue, owner, "late.jpg", io.BytesIO(make_image()), app.config)
+    assert db.users.count_documents({}) == 0
+    assert db.photos.count_documents({}) == 0 and db.fs.files.count_documents({}) == 0
+    assert db.fs.chunks.count_documents({}) == 0 and queue.count == 0
+
+
+def test_an_interrupted_account_deletion_closes_the_account_first(user, db, queue, app, monkeypatch):
+    import io
+
+    from photoshare.services import api_keys, photos, reconciliation
+    from tests.api_support import ApiClient
+
+    assert user.upload(("a.jpg", make_image())).status_code == 303
+    owner = db.users.find_one()["_id"]
+    key = api_keys.create_key(db, owner, "script", ["read", "write"]).secret
+
+    def crash(*args):
+        raise ConnectionError("the web process died here")
+
+    monkeypatch.setattr(accounts, "purge_account", crash)
+    assert user.post("/account/delete", {"del-password": "correct horse"}, page="/account").status_code == 500
+    monkeypatch.undo()
+    # Closed: sessions, keys, log-in and uploads are over, though the content is still there.
+    assert db.photos.count_documents({}) == 1
+    assert user.client.get("/albums").status_code == 302
+    assert ApiClient(app.test_client(), key, None).get("/api/v1/photos").status_code == 401
+    assert db.api_keys.count_documents({}) == 0
+    assert user.login().status_code == 401
+    with pytest.raises(accounts.AccountClosed):
+        photos.add_photo(db, queue, owner, "b.jpg", io.BytesIO(make_image()), app.config)
+    assert db.photos.count_documents({}) == 1
+
+    # The reconciliation finishes the deletion once it is old enough.
+    later = datetime.now(UTC) + timedelta(minutes=app.config["ORPHAN_MIN_AGE_MINUTES"] + 1)
+    assert reconciliation.sweep_orphans(db, app.config).accounts_deleted == 0
+    assert reconciliation.sweep_orphans(db, app.config, now=later).accounts_deleted == 1
+    assert db.users.count_documents({}) == 0 and db.photos.count_documents({}) == 0
+    assert db.fs.files.count_documents({}) == 0
 
 
 def test_delete_account_needs_the_password(user, db):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.platform_images import make_image
+from tests.conftest import Browser
+from tests.images import make_image
 
 # (method, url template); {photo} and {album} are A's, {b_photo} and {b_album} are B's own.
 PAGES_AND_ACTIONS = [
@@ -90,10 +91,20 @@ def test_status_404_is_json(two_users):
     assert response.get_json() == {"error": {"code": "not_found", "message": "No such photo."}}
 
 
-def test_logged_out_visitors_are_sent_to_login(two_users, app):
+def test_logged_out_visitors_are_sent_to_login(two_users, app, db):
     _, _, ids = two_users
-    visitor = app.test_client()
+    visitor = Browser(app.test_client())
+    before = _snapshot(db, ids)
     for method, template in PAGES_AND_ACTIONS:
+        url = template.format(**ids)
         if method == "GET":
-            response = visitor.get(template.format(**ids))
-            assert response.status_code == 302 and "/login" in response.headers["Location"]
+            response = visitor.client.get(url)
+        else:
+            # With a valid CSRF token of the visitor's own session: only the login is missing.
+            data = {"caption": "pwned", "name": "pwned", "album_id": str(ids["album"]), "visibility": "public"}
+            response = visitor.post(url, data)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], (method, url)
+        # Without a token the form is refused before anything else.
+        if method == "POST":
+            assert visitor.client.post(url, data={"caption": "pwned"}).status_code == 400
+    assert _snapshot(db, ids) == before

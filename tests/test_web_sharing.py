@@ -12,8 +12,7 @@ import re
 import pytest
 from bson import ObjectId
 
-from tests.platform_images import make_image
-from tests.test_web_browser import chromium, live_server  # noqa: F401 (fixtures)
+from tests.images import make_image
 
 FILENAME = "secret-beach.png"  # the file name is not shared either
 
@@ -34,7 +33,7 @@ def shared(user, other_browser, app, db, worker):
     assert user.upload((FILENAME, make_image("PNG"))).status_code == 303
     worker.work()
     photo = db.photos.find_one({"filename": FILENAME})
-    assert photo["ai_caption"] == "a red picture"
+    assert photo["caption_status"] == "done" and photo["ai_caption"]
     assert other_browser.signup(email="bob@example.com", name="Bob").status_code == 303
     return user, other_browser, app.test_client(), photo["_id"]
 
@@ -43,17 +42,23 @@ def _share_urls(photo_id) -> list[str]:
     return [f"/s/{photo_id}", f"/s/{photo_id}/image/display", f"/s/{photo_id}/image/thumbnail"]
 
 
-def test_private_photo_is_not_shared(shared):
+def _caption(db, photo_id) -> str:
+    return db.photos.find_one({"_id": photo_id})["ai_caption"]
+
+
+def test_private_photo_is_not_shared(shared, db):
     ada, bob, visitor, photo_id = shared
+    caption = _caption(db, photo_id)
     for client in (visitor, bob.client, ada.client):  # not even the owner: the link is for public photos
         for url in _share_urls(photo_id):
             response = client.get(url)
             assert response.status_code == 404, (url, response.status_code)
-            assert "a red picture" not in _text(response)
+            assert caption not in _text(response)
 
 
-def test_public_photo_is_shown_to_anyone(shared):
+def test_public_photo_is_shown_to_anyone(shared, db):
     ada, bob, visitor, photo_id = shared
+    caption = _caption(db, photo_id)
     response = _set_visibility(ada, photo_id, "public")
     assert response.status_code == 303 and response.headers["Location"] == f"/photos/{photo_id}"
 
@@ -62,15 +67,15 @@ def test_public_photo_is_shown_to_anyone(shared):
         page = _text(response)
         assert response.status_code == 200
         assert f'src="/s/{photo_id}/image/display"' in page
-        assert 'alt="a red picture"' in page
-        assert '<p class="caption">a red picture</p>' in page
+        assert f'alt="{caption}"' in page
+        assert f'<p class="caption">{caption}</p>' in page
         assert "Shared by <span class=\"owner\">Ada</span>" in page
         assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT', page)
         # Unlisted, with a link preview.
         assert '<meta name="robots" content="noindex, nofollow">' in page
         assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
-        assert '<meta property="og:title" content="a red picture">' in page
-        assert '<meta property="og:description" content="a red picture">' in page
+        assert f'<meta property="og:title" content="{caption}">' in page
+        assert f'<meta property="og:description" content="{caption}">' in page
         assert f'<meta property="og:image" content="http://localhost/s/{photo_id}/image/display">' in page
         # Nothing but the shared facts: no file name, no link to the original, no inline script.
         assert FILENAME not in page and "original" not in page
@@ -145,7 +150,7 @@ def test_visibility_form_needs_the_csrf_token(shared, db):
     response = ada.client.post(f"/photos/{photo_id}/visibility", data={"visibility": "public"})
     assert response.status_code == 400
     assert "Form expired" in _text(response)
-    assert db.photos.find_one({"_id": photo_id}).get("visibility") is None  # web uploads: private by default
+    assert db.photos.find_one({"_id": photo_id})["visibility"] == "private"  # uploads: private by default
 
 
 @pytest.mark.parametrize("visibility", ["private", "public"])

@@ -5,6 +5,7 @@ applied), and that the response never waits for the captioning model."""
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 from PIL import Image
@@ -12,7 +13,7 @@ from PIL import Image
 from photoshare import create_app
 from photoshare.embedded_store import free_port
 from tests.conftest import Browser
-from tests.platform_images import (animated_gif, jpeg_with_orientation, make_image, png_declaring_size,
+from tests.images import (animated_gif, jpeg_with_orientation, make_image, png_declaring_size,
                                    png_with_alpha)
 
 
@@ -72,6 +73,19 @@ def test_camera_jpeg_with_preview_frames_is_a_jpeg(user, db):
     photo = db.photos.find_one()
     assert photo["format"] == "JPEG" and photo["mime_type"] == "image/jpeg"
     assert _stored_image(db, photo, "display").size == (64, 48)
+
+
+def test_website_and_api_uploads_store_the_same_photo(user, db, app):
+    # One upload path in the service layer: the same fields, private by default.
+    from tests.api_support import ApiClient, make_key
+
+    assert user.upload(("web.png", make_image("PNG"))).status_code == 303
+    web = db.photos.find_one({"filename": "web.png"})
+    api = ApiClient(app.test_client(), make_key(db, db.users.find_one()), None)
+    assert api.upload(make_image("PNG"), "api.png").status_code == 202
+    via_api = db.photos.find_one({"filename": "api.png"})
+    assert web["visibility"] == via_api["visibility"] == "private"
+    assert set(web) == set(via_api)
 
 
 def test_client_mime_type_is_ignored(user, db):
@@ -148,6 +162,22 @@ def test_refused_uploads_store_nothing_and_say_why(user, db, queue, name, conten
     assert queue.count == 0
 
 
+@pytest.mark.parametrize("error", [struct.error("unpack requires a buffer of 4 bytes"), KeyError("tile"),
+                                   MemoryError(), RuntimeError("decoder confused")])
+def test_any_decoder_failure_is_not_an_image_never_a_500(user, db, monkeypatch, error):
+    # Malformed files make Pillow's decoders raise many kinds of exception.
+    from PIL import ImageFile
+
+    def broken_load(self):
+        raise error
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", broken_load)
+    response = user.upload(("odd.png", make_image("PNG")))
+    assert response.status_code == 400
+    assert "odd.png is not an image we can read" in _text(response)
+    assert _nothing_stored(db)
+
+
 def test_file_over_the_size_limit_is_refused(user, db):
     # MAX_UPLOAD_MB is 2 in the tests; random bytes do not compress.
     import os
@@ -172,6 +202,15 @@ def test_request_over_the_total_limit_is_refused_with_a_clear_page(settings, db)
         app.extensions["photoshare.backends"].close()
 
 
+def test_a_large_form_outside_uploads_is_413_with_a_page(user, db):
+    # Only /upload takes large bodies; any other form may carry MAX_FORM_BYTES (1 MB).
+    response = user.post("/albums", {"name": "n" * (2 * 1024 * 1024)}, page="/albums")
+    assert response.status_code == 413
+    page = _text(response)
+    assert "Request too large" in page and "at most 1024 KB" in page and "<html" in page
+    assert db.albums.count_documents({}) == 0
+
+
 def test_no_file_is_refused(user, db):
     response = user.post("/upload", {}, page="/", content_type="multipart/form-data")
     assert response.status_code == 400
@@ -194,9 +233,12 @@ def test_mixed_upload_keeps_the_good_and_reports_the_bad(user, db):
     assert db.photos.count_documents({}) == 1 and db.fs.files.count_documents({}) == 3
 
 
-def test_upload_needs_login(client, db):
-    response = client.post("/upload", data={})
-    assert response.status_code in (302, 400)  # CSRF or the login redirect, never stored
+def test_upload_needs_login(browser, db):
+    # A valid CSRF token (from the log-in page of this logged-out session): what stops
+    # the upload is the missing login.
+    data = {"images": [(io.BytesIO(make_image("PNG")), "a.png")]}
+    response = browser.post("/upload", data, page="/login", content_type="multipart/form-data")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert _nothing_stored(db)
 
 

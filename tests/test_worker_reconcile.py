@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rq.job import Job, JobStatus
 
 from photoshare import create_app, jobs, queueing
 from photoshare.embedded_store import free_port
 from photoshare.services.captions import reconcile_captions
 from tests.conftest import Browser
-from tests.platform_images import make_image
+from tests.images import make_image
 
 
 def _upload(user, db):
@@ -129,17 +130,20 @@ def test_reconcile_cli_command(user, db, queue, runner):
     assert queue.count == 1
 
 
-def test_the_worker_reconciles_when_it_starts(user, db, queue, app):
-    from tests.platform_fakes import FakeCaptioner
-
-    photo = _upload(user, db)
-    _lose_job(queue, photo["job_id"])
-    jobs.set_captioner(FakeCaptioner())
+def _run_the_worker(app, captioner, **settings) -> bool:
+    """`python worker.py --burst` in this process: start-up reconciliation, then the queue."""
+    settings = {**app.config, **settings}
+    jobs.set_captioner(captioner)
     try:
-        settings = dict(app.config)
-        jobs.run_worker(settings, burst=True, name=f"{settings['PHOTOSHARE_PREFIX']}-w")
+        return jobs.run_worker(settings, burst=True, name=f"{settings['PHOTOSHARE_PREFIX']}-w")
     finally:
         jobs.set_captioner(None)
+
+
+def test_the_worker_reconciles_when_it_starts(user, db, queue, app, tiny_captioner):
+    photo = _upload(user, db)
+    _lose_job(queue, photo["job_id"])
+    _run_the_worker(app, tiny_captioner)
     assert db.photos.find_one({"_id": photo["_id"]})["caption_status"] == "done"
 
 
@@ -164,3 +168,109 @@ def test_worker_command_line_reconcile_and_healthcheck(user, db, queue, app, red
 def test_init_db_cli_command(runner, db):
     result = runner.invoke(args=["init-db"])
     assert result.exit_code == 0 and "Indexes are in place." in result.output
+
+
+# -- Re-queueing is conditional ------------------------------------------------------------
+
+def _meanwhile_done(db, photo):
+    # The worker wrote the caption after reconciliation read the photo as stuck.
+    db.photos.update_one({"_id": photo["_id"]}, {"$set": {"caption_status": "done", "ai_caption": "a dog"}})
+
+
+def _meanwhile_new_job(db, photo):
+    # "Caption again" (or another reconciliation) gave the photo a new job meanwhile.
+    db.photos.update_one({"_id": photo["_id"]}, {"$set": {"job_id": "newer-job", "caption_status": "pending"}})
+
+
+@pytest.mark.parametrize("requeues_so_far", [0, 5])
+@pytest.mark.parametrize("meanwhile", [_meanwhile_done, _meanwhile_new_job])
+def test_a_photo_that_changed_after_the_read_is_left_as_it_is(user, db, queue, app, monkeypatch,
+                                                                meanwhile, requeues_so_far):
+    from photoshare.services import captions
+
+    photo = _upload(user, db)
+    _lose_job(queue, photo["job_id"])
+    db.photos.update_one({"_id": photo["_id"]}, {"$set": {"requeue_count": requeues_so_far}})  # 5: gives up
+
+    seen = {}
+
+    def job_is_active_then_the_photo_changes(*args):
+        meanwhile(db, photo)
+        seen["photo"] = db.photos.find_one({"_id": photo["_id"]})
+        return False
+
+    monkeypatch.setattr(captions, "job_is_active", job_is_active_then_the_photo_changes)
+    report = reconcile_captions(db, queue, app.config)
+    assert report.requeued == [] and report.gave_up == []
+    assert db.photos.find_one({"_id": photo["_id"]}) == seen["photo"]  # not re-queued, not marked failed
+    assert queue.count == 0
+
+
+def test_the_worker_start_up_reconciliation_leaves_fresh_uploads_alone(user, db, queue, app, tiny_captioner):
+    photo = _upload(user, db)
+    _lose_job(queue, photo["job_id"])  # as if its job were still being queued by the upload
+    _run_the_worker(app, tiny_captioner, RECONCILE_MIN_AGE=60)
+    after = db.photos.find_one({"_id": photo["_id"]})
+    assert after["caption_status"] == "pending" and after["job_id"] == photo["job_id"]
+
+
+# -- Orphan sweep ----------------------------------------------------------------------------
+
+def _age_files(db, minutes):
+    db.fs.files.update_many({}, {"$set": {"uploadDate": datetime.now(UTC) - timedelta(minutes=minutes)}})
+
+
+def _orphan_files_of_a_killed_upload(db, owner_id):
+    """What a process killed between writing an upload's files and its photo leaves."""
+    from bson import ObjectId
+
+    from photoshare.store import files_bucket
+
+    photo_id = ObjectId()
+    for variant in ("original", "display", "thumbnail"):
+        files_bucket(db).upload_from_stream(f"{photo_id}/{variant}", make_image("PNG"), metadata={
+            "owner_id": owner_id, "photo_id": photo_id, "variant": variant, "content_type": "image/png"})
+    return photo_id
+
+
+def test_orphan_files_are_swept_once_old_enough(user, db, queue, app, runner, monkeypatch):
+    from photoshare.services import photos
+
+    kept = _upload(user, db)
+    _orphan_files_of_a_killed_upload(db, kept["owner_id"])
+    # A deletion whose file removal failed: the photo is gone, its files are not (yet).
+    deleted = _upload(user, db)
+    monkeypatch.setattr(photos, "files_bucket", _FailingDeletes)
+    assert user.post(f"/photos/{deleted['_id']}/delete", page="/").status_code == 303
+    monkeypatch.undo()
+    assert db.photos.count_documents({}) == 1 and db.fs.files.count_documents({}) == 9
+
+    result = runner.invoke(args=["reconcile-captions"])
+    assert result.exit_code == 0 and "removed 0 orphan files" in result.output  # too recent: maybe uploading
+
+    _age_files(db, app.config["ORPHAN_MIN_AGE_MINUTES"] + 1)
+    result = runner.invoke(args=["reconcile-captions"])
+    assert result.exit_code == 0 and "removed 6 orphan files" in result.output, result.output
+    assert sorted(f["_id"] for f in db.fs.files.find()) == sorted(kept["files"].values())
+    assert db.fs.chunks.count_documents({"files_id": {"$nin": list(kept["files"].values())}}) == 0
+    assert user.client.get(f"/photos/{kept['_id']}/image/original").status_code == 200
+
+
+class _FailingDeletes:
+    """A GridFS bucket whose deletes fail (store hiccup)."""
+
+    def __init__(self, database):
+        pass
+
+    def delete(self, file_id):
+        from pymongo.errors import AutoReconnect
+
+        raise AutoReconnect("connection reset")
+
+
+def test_the_worker_sweeps_orphans_when_it_starts(user, db, queue, app, tiny_captioner):
+    owner = db.users.find_one()["_id"]
+    _orphan_files_of_a_killed_upload(db, owner)
+    _age_files(db, app.config["ORPHAN_MIN_AGE_MINUTES"] + 1)
+    _run_the_worker(app, tiny_captioner)
+    assert db.fs.files.count_documents({}) == 0

@@ -69,10 +69,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.url_map.converters["oid"] = ObjectIdConverter
 
-    from . import cli, errors, security_headers
+    from . import cli, errors, request_limits, security_headers
     from .extensions import backends, csrf, limiter, login_manager
     from .views import auth, gallery, health, sharing
 
+    request_limits.init_app(app)  # first: the hooks below may read the body
     state = backends.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from .jobs import _result_fields, get_captioner
+from .jobs import get_captioner, refusal_reason, result_fields
 
 log = logging.getLogger("photoshare.worker")
 
@@ -21,9 +21,8 @@ def caption_image(image_bytes: bytes) -> dict:
     started = time.perf_counter()
     result = get_captioner().caption([image_bytes])[0]
     if isinstance(result, BaseException):  # a CaptionError: this image cannot be captioned
-        reason = getattr(result, "reason", None) or str(result) or type(result).__name__
-        return {"outcome": "failed", "reason": " ".join(str(reason).split())[:500]}
-    fields = _result_fields(result)
+        return {"outcome": "failed", "reason": refusal_reason(result)}
+    fields = result_fields(result)
     log.info("quick caption: %r (%.0f ms)", fields["ai_caption"], (time.perf_counter() - started) * 1000)
     return {
         "outcome": "done",

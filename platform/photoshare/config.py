@@ -2,7 +2,7 @@
 
 Everything is plain data (a dict of UPPER_CASE keys) so that the worker, which never
 creates a Flask app, reads exactly the same settings as the web process.
-See docs/PLATFORM_README_SECTION.md for the table of variables.
+README.md (Configuration) has the table of variables.
 """
 
 from __future__ import annotations
@@ -25,14 +25,22 @@ def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     return value if value not in (None, "") else default
 
 
-def _int(env, name, default: int) -> int:
+def _parsed(env, name, default, parse, what: str):
     raw = _env(env, name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(env, name, default: int) -> int:
+    return _parsed(env, name, default, int, "an integer")
+
+
+def _float(env, name, default: float) -> float:
+    return _parsed(env, name, default, float, "a number")
 
 
 def _bool(env, name, default: bool) -> bool:
@@ -56,6 +64,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         raise ValueError("PHOTOSHARE_PREFIX may contain only letters, digits, '-' and '_'")
     max_upload_mb = _int(env, "MAX_UPLOAD_MB", 20)
     max_upload_files = _int(env, "MAX_UPLOAD_FILES", 10)
+    login_limit_per_account = _env(env, "LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    login_limit_per_address = _env(env, "LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
     return {
         "MONGO_URI": _env(env, "MONGO_URI", "mongodb://127.0.0.1:27017/photoshare"),
         # Database name: MONGO_DBNAME, else the one in MONGO_URI, else "photoshare".
@@ -71,19 +81,35 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         "CAPTION_MAX_REQUEUES": _int(env, "CAPTION_MAX_REQUEUES", 5),
         "RECONCILE_INTERVAL": _int(env, "RECONCILE_INTERVAL", 300),
         "RECONCILE_MIN_AGE": _int(env, "RECONCILE_MIN_AGE", 10),
+        # Stored files without a photo, and interrupted account deletions, are removed by
+        # the reconciliation once they are this old (an upload in progress is never).
+        "ORPHAN_MIN_AGE_MINUTES": _int(env, "ORPHAN_MIN_AGE_MINUTES", 30),
         "WORKER_HEARTBEAT_TTL": _int(env, "WORKER_HEARTBEAT_TTL", 30),
         "CAPTIONER_MODEL": _env(env, "CAPTIONER_MODEL"),
         "MAX_UPLOAD_MB": max_upload_mb,
         "MAX_UPLOAD_FILES": max_upload_files,
         "MAX_IMAGE_PIXELS": _int(env, "MAX_IMAGE_MEGAPIXELS", 50) * 1_000_000,
-        # Whole request: all files plus a little room for the form fields.
+        # Whole request of the upload endpoints: all files plus a little room for the
+        # form fields. Every other request may carry at most MAX_FORM_BYTES.
         "MAX_CONTENT_LENGTH": (max_upload_mb * max_upload_files + 1) * 1024 * 1024,
+        "MAX_FORM_BYTES": _int(env, "MAX_FORM_KB", 1024) * 1024,
         "THUMBNAIL_SIZE": _int(env, "THUMBNAIL_SIZE", 400),
         "DISPLAY_SIZE": _int(env, "DISPLAY_SIZE", 1600),
         "PHOTOS_PER_PAGE": _int(env, "PHOTOS_PER_PAGE", 24),
         "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12),
-        "LOGIN_LIMIT_PER_ACCOUNT": _env(env, "LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
-        "LOGIN_LIMIT_PER_ADDRESS": _env(env, "LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ACCOUNT": login_limit_per_account,
+        "LOGIN_LIMIT_PER_ADDRESS": login_limit_per_address,
+        # REST API (photoshare.api): requests per account (per client address without a
+        # valid key); POST /api/v1/captions has its own lower limit on top, and waits at
+        # most API_CAPTION_TIMEOUT_S before answering 504, with at most
+        # API_CAPTION_MAX_WAITERS such requests waiting per web process (503 beyond).
+        "API_RATE_LIMIT": _env(env, "API_RATE_LIMIT", "300 per minute"),
+        "API_CAPTION_RATE_LIMIT": _env(env, "API_CAPTION_RATE_LIMIT", "10 per minute"),
+        "API_CAPTION_TIMEOUT_S": _float(env, "API_CAPTION_TIMEOUT_S", 30.0),
+        "API_CAPTION_MAX_WAITERS": _int(env, "API_CAPTION_MAX_WAITERS", 2),
+        # Failed HTTP Basic attempts on /api/v1/tokens, like the website's log-in.
+        "API_TOKEN_LIMIT_PER_ACCOUNT": _env(env, "API_TOKEN_LIMIT_PER_ACCOUNT", login_limit_per_account),
+        "API_TOKEN_LIMIT_PER_ADDRESS": _env(env, "API_TOKEN_LIMIT_PER_ADDRESS", login_limit_per_address),
         "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", False),
         "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 0),
         "SECRET_KEY": _env(env, "SECRET_KEY"),

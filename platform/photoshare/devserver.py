@@ -8,7 +8,10 @@ Starts, in order:
   4. the web app under gunicorn on http://127.0.0.1:$PORT (default 5000).
 Prints where each part runs. Ctrl-C (or SIGTERM) stops them all, web first, store
 last; data under var/ survives a restart. A worker that dies is restarted (with
-growing delays); if any other part exits, the others are stopped.
+growing delays; the count starts afresh once it has run for a minute); one that keeps
+crashing is given up loudly while the web app and the store stay up (uploads wait in
+the queue, /healthz answers 503). Without a model checkpoint the worker is not started
+at all, with a message saying so. If any other part exits, the others are stopped.
 """
 
 from __future__ import annotations
@@ -22,26 +25,36 @@ from pathlib import Path
 
 from .config import PROJECT_ROOT, load_settings
 from .embedded_store import start_process as start_store
+from .jobs import MISSING_MODEL_HELP, model_path
 from .local_redis import redis_answers, start_redis_server
 
 # Data of `make run` (store, private Redis); PHOTOSHARE_VAR moves it (tests use a temp dir).
 VAR = Path(os.environ.get("PHOTOSHARE_VAR") or PROJECT_ROOT / "var")
 
 
+def _loud(*lines: str) -> None:
+    print("\n" + "\n".join(f"!!! {line}" for line in lines) + "\n", flush=True)
+
+
 class Supervisor:
     """Starts nothing itself: keeps the children, restarts the worker, stops them all."""
 
     WORKER_RESTART_DELAYS = (2, 5, 15, 30, 60)  # seconds; a worker can die (e.g. out of memory)
+    STABLE_AFTER_S = 60  # a restartable part up this long gets its restart count reset
+    POLL_S = 0.5
 
     def __init__(self) -> None:
         self.children: dict[str, subprocess.Popen] = {}  # in start order
         self.restarters: dict[str, callable] = {}
         self.restarts: dict[str, int] = {}
+        self.started_at: dict[str, float] = {}
+        self.given_up: set[str] = set()
         self.stopping = False
         self.hurry = False
 
     def add(self, name: str, process: subprocess.Popen, restart=None) -> None:
         self.children[name] = process
+        self.started_at[name] = time.monotonic()
         if restart is not None:
             self.restarters[name] = restart
 
@@ -70,26 +83,49 @@ class Supervisor:
                     process.wait()
             print(f"  {name} stopped", flush=True)
 
+    def _restart_or_give_up(self, name: str, code: int) -> None:
+        attempt = self.restarts.get(name, 0)
+        if attempt < len(self.WORKER_RESTART_DELAYS):
+            delay = self.WORKER_RESTART_DELAYS[attempt]
+            print(f"\n{name} exited with code {code}; restarting it in {delay} s.", flush=True)
+            time.sleep(delay)
+            self.children[name] = self.restarters[name]()
+            self.started_at[name] = time.monotonic()
+            self.restarts[name] = attempt + 1
+            print(f"  {name} restarted, pid {self.children[name].pid}", flush=True)
+            return
+        self.given_up.add(name)
+        _loud(f"The {name} keeps crashing (exit code {code}, restarted {attempt} times): giving up on it.",
+              "Everything else stays up: uploads are stored and wait in the queue; /healthz answers 503.",
+              f"Fix the cause (see the {name}'s output above), then restart `make run`.")
+
     def watch(self) -> int:
-        """Wait until a part exits for good; return its exit code."""
+        """Wait until a part that cannot be restarted exits; return its exit code."""
         while not self.stopping:
             for name, process in list(self.children.items()):
+                if name in self.given_up:
+                    continue
                 code = process.poll()
                 if code is None:
+                    if self.restarts.get(name) and time.monotonic() - self.started_at[name] >= self.STABLE_AFTER_S:
+                        self.restarts[name] = 0  # it ran a good while: a later crash starts afresh
                     continue
-                attempt = self.restarts.get(name, 0)
-                if name in self.restarters and attempt < len(self.WORKER_RESTART_DELAYS):
-                    delay = self.WORKER_RESTART_DELAYS[attempt]
-                    print(f"\n{name} exited with code {code}; restarting it in {delay} s.", flush=True)
-                    time.sleep(delay)
-                    self.children[name] = self.restarters[name]()
-                    self.restarts[name] = attempt + 1
-                    print(f"  {name} restarted, pid {self.children[name].pid}", flush=True)
+                if name in self.restarters:
+                    self._restart_or_give_up(name, code)
                     continue
                 print(f"\n{name} exited with code {code}; stopping the others.", flush=True)
                 return code or 1
-            time.sleep(0.5)
+            time.sleep(self.POLL_S)
         return 0
+
+
+def missing_model_message(settings: dict) -> str | None:
+    """What to tell the person running `make run` when the worker has no model to load."""
+    path = model_path(settings)
+    if path.exists():
+        return None
+    return (f"No captioning model checkpoint at {path}: {MISSING_MODEL_HELP}. "
+            "The worker is not started: photos are stored and wait, uncaptioned, and /healthz answers 503.")
 
 
 def main() -> int:
@@ -129,10 +165,14 @@ def main() -> int:
             return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env,
                                     cwd=PROJECT_ROOT, start_new_session=True)
 
-        worker = start_worker()
-        supervisor.add("worker", worker, restart=start_worker)
-        lines.append(f"  worker  queue {settings['CAPTION_QUEUE']}, model loading (see /healthz); "
-                     f"pid {worker.pid}")
+        no_model = missing_model_message(settings)
+        if no_model:
+            lines.append("  worker  NOT STARTED: no model checkpoint (train it or set CAPTIONER_MODEL)")
+        else:
+            worker = start_worker()
+            supervisor.add("worker", worker, restart=start_worker)
+            lines.append(f"  worker  queue {settings['CAPTION_QUEUE']}, model loading (see /healthz); "
+                         f"pid {worker.pid}")
 
         web = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
@@ -142,6 +182,8 @@ def main() -> int:
         supervisor.add("web", web)
         lines.append(f"  web     http://127.0.0.1:{port} (gunicorn; health: /healthz; pid {web.pid})")
 
+        if no_model:
+            _loud(no_model)
         print("Photoshare is running:\n" + "\n".join(lines) + "\nPress Ctrl-C to stop.", flush=True)
         return supervisor.watch()
     except KeyboardInterrupt:

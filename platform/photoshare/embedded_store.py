@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -63,21 +64,34 @@ def start_process(
         [sys.executable, "-m", "photoshare.embedded_store",
          "--path", str(path), "--host", host, "--port", str(port)],
         stdout=subprocess.PIPE,
-        text=True,
         # Own process group: a terminal's Ctrl-C reaches only the supervisor, which
         # stops the store last, after the processes that use it.
         start_new_session=True,
     )
-    deadline = time.monotonic() + timeout
-    # The READY line is the only thing the server prints on stdout.
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith(READY_PREFIX):
-            return process, line[len(READY_PREFIX):].strip()
-        if not line and process.poll() is not None:
-            break
+    # The READY line is the only thing the server prints on stdout. Wait for it with
+    # select, so a server that prints nothing cannot hold us past the deadline.
+    line = _read_line(process.stdout, deadline=time.monotonic() + timeout)
+    if line is not None and line.startswith(READY_PREFIX):
+        return process, line[len(READY_PREFIX):].strip()
     stop_process(process)
     raise RuntimeError(f"embedded store did not start on {host}:{port}")
+
+
+def _read_line(stream, deadline: float) -> str | None:
+    """One line from a pipe, or None at end of file or once `deadline` has passed."""
+    buffer = b""
+    fd = stream.fileno()
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 1)  # byte by byte: nothing after the line is taken from the pipe
+        if not chunk:
+            break
+        buffer += chunk
+        if chunk == b"\n":
+            return buffer.decode()
+    return None
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:

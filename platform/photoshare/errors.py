@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .request_limits import is_upload_request, too_large_message
 from .services.errors import ServiceError
 
 UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment."
@@ -53,12 +54,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
-        config = current_app.config
-        return error_response(
-            413, "too_large",
-            f"The upload is too large: each photo may be at most {config['MAX_UPLOAD_MB']} MB, "
-            f"and at most {config['MAX_UPLOAD_FILES']} photos can be sent at once.",
-            "Upload too large")
+        title = "Upload too large" if is_upload_request() else "Request too large"
+        return error_response(413, "too_large", too_large_message(), title)
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(error: RateLimitExceeded):

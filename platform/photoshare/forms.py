@@ -6,12 +6,21 @@ layer, not here: these forms only shape the input."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (EmailField, MultipleFileField, PasswordField, RadioField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import EmailField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired
 
-from .services.photo_settings import PRIVATE, PUBLIC
+from .services.errors import ServiceError
+from .services.visibility import PRIVATE, PUBLIC
+
+
+def show_service_error(form: FlaskForm, error: ServiceError) -> None:
+    """Show a service error next to its field (or at the top of the form)."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
 
 
 class SignupForm(FlaskForm):
@@ -44,8 +53,9 @@ class DeleteAccountForm(FlaskForm):
 
 
 class UploadForm(FlaskForm):
-    # Files are read from request.files by the view; the service checks them.
-    images = MultipleFileField("Photos")
+    """The dashboard's upload form: only the CSRF token here. The page's own
+    `<input type="file" name="images" multiple>` files are read from request.files by
+    the view, and the service checks them."""
 
 
 class CaptionForm(FlaskForm):

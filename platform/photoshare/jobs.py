@@ -22,18 +22,21 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs.errors import NoFile
 from pymongo import ReturnDocument
 from rq import SimpleWorker, get_current_job
+from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.timeouts import JobTimeoutException
 
 from . import queueing, store
 from .config import load_settings
-from .services.captions import DONE, FAILED, IN_PROGRESS, PENDING, PROCESSING, reconcile_captions
+from .services.captions import DONE, FAILED, IN_PROGRESS, PENDING, PROCESSING
+from .services.reconciliation import reconcile
 
 log = logging.getLogger("photoshare.worker")
 
@@ -46,15 +49,30 @@ _captioner = None
 _captioner_lock = threading.Lock()
 
 
+MISSING_MODEL_HELP = "train it or set CAPTIONER_MODEL (see README: `python -m captioner train`)"
+
+
+class ModelMissing(RuntimeError):
+    """There is no checkpoint where the worker looks for its model."""
+
+
+def model_path(settings) -> Path:
+    """The checkpoint the worker loads: CAPTIONER_MODEL, else the shipped model."""
+    from captioner import DEFAULT_MODEL_DIR  # cheap: no TensorFlow
+
+    return Path(settings.get("CAPTIONER_MODEL") or DEFAULT_MODEL_DIR)
+
+
 def get_captioner():
-    """The process-wide Captioner, loaded on first use from CAPTIONER_MODEL
-    (default: the shipped model, captioner.DEFAULT_MODEL_DIR)."""
+    """The process-wide Captioner, loaded on first use from model_path(settings)."""
     global _captioner
     with _captioner_lock:
         if _captioner is None:
-            from captioner import DEFAULT_MODEL_DIR, Captioner  # TensorFlow: worker only
+            path = model_path(context().settings)
+            if not path.exists():
+                raise ModelMissing(f"no captioning model checkpoint at {path}: {MISSING_MODEL_HELP}")
+            from captioner import Captioner  # TensorFlow: worker only
 
-            path = os.environ.get("CAPTIONER_MODEL") or str(DEFAULT_MODEL_DIR)
             started = time.perf_counter()
             _captioner = Captioner.load(path)
             log.info("captioner %s loaded from %s in %.1f s", _captioner.model_version, path,
@@ -104,14 +122,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _reason(text: str) -> str:
+def clean_reason(text) -> str:
+    """A failure reason as stored and shown: one line, bounded."""
     text = " ".join(str(text).split())
     return text[:MAX_REASON_LENGTH] or "unknown error"
 
 
+def refusal_reason(error: BaseException) -> str:
+    """Why the model refused an image (a CaptionError in the results of caption())."""
+    return clean_reason(getattr(error, "reason", None) or str(error) or type(error).__name__)
+
+
 # -- The job -----------------------------------------------------------------------
 
-def _result_fields(result) -> dict:
+def result_fields(result) -> dict:
     """The stored form of a CaptionResult (JSON-safe, attention kept for the UI)."""
     return {
         "ai_caption": str(result.caption),
@@ -160,7 +184,7 @@ def caption_photo(photo_id: str) -> dict:
 
     def fail(reason: str) -> dict:
         db.photos.update_one(owner_filter, {"$set": {
-            "caption_status": FAILED, "caption_error": _reason(reason), "caption_finished_at": _now()}})
+            "caption_status": FAILED, "caption_error": clean_reason(reason), "caption_finished_at": _now()}})
         log.warning("photo %s: captioning failed: %s", photo_id, reason)
         return {"photo_id": photo_id, "outcome": "failed", "reason": reason}
 
@@ -176,10 +200,10 @@ def caption_photo(photo_id: str) -> dict:
     result = get_captioner().caption([image_bytes])[0]
     t2 = time.perf_counter()
     if isinstance(result, BaseException):  # a CaptionError: this image cannot be captioned
-        return fail(getattr(result, "reason", None) or str(result) or type(result).__name__)
+        return fail(refusal_reason(result))
 
     requested_at = photo.get("caption_requested_at")
-    fields = _result_fields(result)
+    fields = result_fields(result)
     fields["caption_timings"] = {
         "queue_wait_s": round((started_at - requested_at).total_seconds(), 3) if requested_at else None,
         "read_ms": round((t1 - t0) * 1000, 1),
@@ -209,9 +233,10 @@ def on_caption_failure(job, connection, exc_type, exc_value, traceback) -> None:
     db = context().db
     will_retry = job.retries_left is not None and job.retries_left > 0
     if will_retry:
-        update = {"caption_status": PENDING, "caption_error": _reason(f"Attempt failed ({reason}); retrying.")}
+        update = {"caption_status": PENDING,
+                  "caption_error": clean_reason(f"Attempt failed ({reason}); retrying.")}
     else:
-        update = {"caption_status": FAILED, "caption_error": _reason(reason), "caption_finished_at": _now()}
+        update = {"caption_status": FAILED, "caption_error": clean_reason(reason), "caption_finished_at": _now()}
     db.photos.update_one({"_id": oid, "job_id": job.id}, {"$set": update})
     log.warning("photo %s: job %s failed (%s)%s", photo_id, job.id, reason,
                 "; will retry" if will_retry else "")
@@ -226,7 +251,7 @@ class Maintenance(threading.Thread):
       even while a long job runs, so it vanishes soon after the process dies);
     - moving due retries from the scheduled registry back to the queue (what RQ's
       scheduler does, but without forking);
-    - periodic reconciliation (e.g. photos uploaded while Redis was down).
+    - periodic reconciliation (e.g. photos uploaded while Redis was down) and orphan sweep.
     """
 
     TICK_SECONDS = 1.0
@@ -253,19 +278,34 @@ class Maintenance(threading.Thread):
         )
         self._last["heartbeat"] = time.monotonic()
 
-    def _tick(self) -> None:
-        now = time.monotonic()
-        if now - self._last["heartbeat"] >= self._ttl / 3:
+    def _tick(self, now: float | None = None) -> None:
+        """One round of duties; `now` (Unix time, default: the clock) decides which
+        retries are due."""
+        tick = time.monotonic()
+        if tick - self._last["heartbeat"] >= self._ttl / 3:
             self.beat()
         if self._scheduler.should_reacquire_locks:
             self._scheduler.acquire_locks()
-        if self._scheduler.acquired_locks:
+        if self._scheduler.acquired_locks:  # one worker at a time moves retries
             self._scheduler.heartbeat()
-            self._scheduler.enqueue_scheduled_jobs()
+            self.enqueue_due_retries(time.time() if now is None else now)
         interval = self.ctx.settings["RECONCILE_INTERVAL"]
-        if interval > 0 and now - self._last["reconcile"] >= interval and self.state == "ready":
-            self._last["reconcile"] = now
-            reconcile_captions(self.ctx.db, self.ctx.queue, self.ctx.settings)
+        if interval > 0 and tick - self._last["reconcile"] >= interval and self.state == "ready":
+            self._last["reconcile"] = tick
+            reconcile(self.ctx.db, self.ctx.queue, self.ctx.settings)
+
+    def enqueue_due_retries(self, now: float) -> list[str]:
+        """Move the jobs whose retry is due by `now` from the scheduled registry back to
+        the queue (what RQScheduler.enqueue_scheduled_jobs does, at a given time)."""
+        queue = self.ctx.queue
+        registry = queue.scheduled_job_registry
+        job_ids = registry.get_jobs_to_schedule(int(now))
+        for job in Job.fetch_many(job_ids, connection=queue.connection):
+            if job is not None:
+                queue.enqueue_job(job)
+        for job_id in job_ids:
+            registry.remove(job_id)
+        return job_ids
 
     def run(self) -> None:
         while not self._stop_event.wait(self.TICK_SECONDS):
@@ -303,7 +343,9 @@ def run_worker(settings: dict | None = None, *, burst: bool = False, name: str |
         maintenance.model_version = captioner.model_version
         maintenance.state = "ready"
         maintenance.beat()
-        report = reconcile_captions(ctx.db, ctx.queue, ctx.settings, min_age_s=0)
+        # RECONCILE_MIN_AGE, as always: a photo uploaded this instant is still queueing
+        # its own job and must not get a second one.
+        report = reconcile(ctx.db, ctx.queue, ctx.settings)
         log.info("start-up reconciliation: %s", report)
         worker = SimpleWorker([ctx.queue], connection=ctx.redis, name=name)
         log.info("worker %s listening on queue %s", name, ctx.queue.name)
@@ -313,10 +355,14 @@ def run_worker(settings: dict | None = None, *, burst: bool = False, name: str |
 
 
 def healthcheck(settings: dict) -> bool:
-    """True if a worker on this host has a fresh heartbeat (for container healthchecks)."""
-    ctx = configure(settings)
+    """True if a worker on this host has a fresh heartbeat (for container healthchecks).
+    Heartbeats live in Redis: no store connection is opened."""
+    redis = queueing.connect_redis(settings["REDIS_URL"])
+    try:
+        workers = queueing.live_workers(redis, settings["PHOTOSHARE_PREFIX"])
+    finally:
+        redis.close()
     host = socket.gethostname()
-    workers = queueing.live_workers(ctx.redis, settings["PHOTOSHARE_PREFIX"])
     return any(w.get("host") == host and w.get("state") == "ready" for w in workers)
 
 
@@ -337,10 +383,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if healthcheck(settings) else 1
     if args.reconcile:
         ctx = configure(settings)
-        report = reconcile_captions(ctx.db, ctx.queue, settings, min_age_s=args.min_age)
+        report = reconcile(ctx.db, ctx.queue, settings, min_age_s=args.min_age)
         print(f"Caption reconciliation: {report}.")
         return 0
-    run_worker(settings, burst=args.burst)
+    try:
+        run_worker(settings, burst=args.burst)
+    except ModelMissing as error:
+        log.error("%s", error)
+        return 2
     return 0
 
 

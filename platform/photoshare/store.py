@@ -41,6 +41,8 @@ def ping(db: Database) -> None:
 def ensure_indexes(db: Database) -> None:
     """Create the index behind every query the services run (idempotent)."""
     db.users.create_index([("email", ASCENDING)], unique=True, name="email_unique")
+    # Accounts whose deletion was interrupted (services.reconciliation); few ever have it.
+    db.users.create_index([("deleting_at", ASCENDING)], sparse=True, name="deleting")
 
     # Grid and pagination: a user's photos, newest first (_id breaks ties).
     db.photos.create_index(

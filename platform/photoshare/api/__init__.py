@@ -4,7 +4,7 @@
   Swagger UI from local static files: /api/docs.
 - Authentication by API key (photoshare.api.auth); keys are managed at
   /account/api-keys (photoshare.api.dashboard) or through /api/v1/tokens.
-- Errors `{"error": {"code", "message"}}` (photoshare.api.errors); per-key rate limits.
+- Errors `{"error": {"code", "message"}}` (photoshare.api.errors); per-account rate limits.
 
 `init_app(app)` is called by the app factory.
 """
@@ -16,11 +16,11 @@ from flask import Flask, current_app, render_template, url_for
 
 from .. import ObjectIdConverter
 from ..extensions import csrf, limiter
+from ..services.quick_captions import WaiterLimit
 from . import albums, captions, dashboard, errors, photos, tokens
 from .auth import SECURITY_SCHEMES, rate_limit_key
 from .blueprint import Api
 from .schemas import OBJECT_ID_PATTERN
-from .settings import load_api_settings
 
 API_BLUEPRINTS = (tokens.bp, photos.bp, albums.bp, captions.bp)
 
@@ -34,18 +34,18 @@ The Photoshare API: your photos, their AI captions and your albums.
 
 **Errors** are JSON: `{"error": {"code": "...", "message": "..."}}`.
 
-**Rate limits** apply per key (per address without a valid key); a 429 answer carries
-`Retry-After` (seconds).
+**Rate limits** apply per account, whichever of its keys is used (per address without a
+valid key); a 429 answer carries `Retry-After` (seconds).
 
 **Lists** are `{"items": [...], "next_cursor": ...}`: pass `next_cursor` as `cursor` for
 the next page.
 """
 
-# Limits on every API blueprint, per key (the caption and token endpoints add their own).
-# One budget for the whole API (a shared scope), not one per endpoint.
-_per_key_limit = limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api-v1",
-                                      key_func=rate_limit_key,
-                                      error_message="Too many requests for this API key.")
+# Limits on every API blueprint, per account (the caption and token endpoints add their
+# own). One budget for the whole API (a shared scope), not one per endpoint.
+_per_account_limit = limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api-v1",
+                                          key_func=rate_limit_key,
+                                          error_message="Too many requests for this account.")
 
 
 def _no_store(response):
@@ -57,7 +57,7 @@ def _no_store(response):
 
 
 for _bp in API_BLUEPRINTS:
-    _per_key_limit(_bp)
+    _per_account_limit(_bp)
     errors.register_handlers(_bp)
     _bp.after_request(_no_store)
 
@@ -71,8 +71,7 @@ def docs():
 
 
 def init_app(app: Flask) -> Api:
-    for name, value in load_api_settings(base=app.config).items():
-        app.config.setdefault(name, value)
+    # The API's own settings (API_RATE_LIMIT...) come from photoshare.config with the rest.
     app.config.setdefault("API_TITLE", "Photoshare API")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
@@ -93,4 +92,5 @@ def init_app(app: Flask) -> Api:
     app.register_blueprint(docs_bp)
     app.register_blueprint(dashboard.bp)
     app.extensions["photoshare.api"] = api
+    app.extensions["photoshare.caption_waiters"] = WaiterLimit(app.config["API_CAPTION_MAX_WAITERS"])
     return api

@@ -55,7 +55,7 @@ def album(album_id):
     Its photos: `GET /api/v1/photos?album_id=...`.
     """
     db, owner_id = get_db(), current_owner_id()
-    return album_json(photo_feed.with_photo_count(db, owner_id, album_service.get_album(db, owner_id, album_id)))
+    return album_json(album_service.with_photo_count(db, owner_id, album_service.get_album(db, owner_id, album_id)))
 
 
 @bp.route("/<oid:album_id>", methods=["PATCH"])
@@ -67,7 +67,7 @@ def rename_album(args, album_id):
     """Rename an album"""
     db, owner_id = get_db(), current_owner_id()
     album = album_service.rename_album(db, owner_id, album_id, args["name"])
-    return album_json(photo_feed.with_photo_count(db, owner_id, album))
+    return album_json(album_service.with_photo_count(db, owner_id, album))
 
 
 @bp.route("/<oid:album_id>", methods=["DELETE"])

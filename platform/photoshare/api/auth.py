@@ -81,7 +81,6 @@ def _authenticate_key(scope: str | None, schemes) -> None:
     if scope and not result.has_scope(scope):
         raise InsufficientScope(scope)
     g.api_owner_id = result.user["_id"]
-    g.api_key_id = result.key["_id"]
 
 
 def _authenticate_basic(email: str, password: str) -> None:
@@ -92,7 +91,6 @@ def _authenticate_basic(email: str, password: str) -> None:
         raise ApiAuthError("Wrong e-mail address or password.", code="invalid_credentials",
                            schemes=("Basic",)) from None
     g.api_owner_id = user["_id"]
-    g.api_key_id = None
 
 
 def require_key(scope: str):
@@ -132,14 +130,15 @@ def require_account(key_scope: str | None = None):
 # Every key carries the deployment prefix, like the log-in throttling keys.
 
 def rate_limit_key() -> str:
-    """Per API key when a valid one is sent, else per client address."""
+    """Per account when a valid API key is sent (all keys of a user share one budget:
+    more keys must not mean more requests), else per client address."""
     prefix = current_app.config["PHOTOSHARE_PREFIX"]
     try:
         result = resolve_key()
     except Exception:  # store unreachable: the view will answer 503
         result = None
     if isinstance(result, api_keys.Authenticated):
-        return f"{prefix}-limiter:api-key:{result.key['_id']}"
+        return f"{prefix}-limiter:api-user:{result.user['_id']}"
     return f"{prefix}-limiter:api-address:{request.remote_addr}"
 
 

@@ -19,6 +19,11 @@ from werkzeug.datastructures import CombinedMultiDict
 from .auth import BASIC_SECURITY, KEY_SECURITY
 from .schemas import ErrorSchema
 
+# 429 (rate limits) and 503 (captioning_busy) may say when to try again.
+RETRY_AFTER_STATUSES = (429, 503)
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before trying again (when known)",
+                                      "schema": {"type": "integer", "minimum": 0}}}
+
 
 class ApiParser(FlaskParser):
     __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
@@ -38,21 +43,28 @@ class Blueprint(flask_smorest.Blueprint):
         """Document error responses (the shared ErrorSchema components)."""
         def decorator(func):
             for status in reversed(statuses):
-                func = self.alt_response(status, response=HTTPStatus(status).name)(func)
+                if status in RETRY_AFTER_STATUSES:
+                    func = self.alt_response(status, schema=ErrorSchema, headers=RETRY_AFTER_HEADER)(func)
+                else:
+                    func = self.alt_response(status, response=HTTPStatus(status).name)(func)
             return func
         return decorator
 
+    # Errors any authenticated operation may answer: bad credentials, a body over the
+    # request size limit, rate limits, a backend outage.
+    COMMON_ERRORS = (401, 413, 429, 503)
+
     def keyed(self, *statuses: int):
         """Document an operation authenticated by API key, with its error responses
-        (401, 429 and 503 apply to every such operation)."""
+        (COMMON_ERRORS apply to every such operation)."""
         def decorator(func):
-            func = self.errors(*sorted({401, 429, 503, *statuses}))(func)
+            func = self.errors(*sorted({*self.COMMON_ERRORS, *statuses}))(func)
             return self.doc(security=KEY_SECURITY)(func)
         return decorator
 
     def basic(self, *statuses: int, also_key: bool = False):
         def decorator(func):
-            func = self.errors(*sorted({401, 429, 503, *statuses}))(func)
+            func = self.errors(*sorted({*self.COMMON_ERRORS, *statuses}))(func)
             return self.doc(security=BASIC_SECURITY + (KEY_SECURITY if also_key else []))(func)
         return decorator
 

@@ -23,11 +23,16 @@ def _result_json(outcome: quick_captions.QuickCaption) -> dict:
     return {"job_id": outcome.job_id, "status": outcome.status, **(outcome.result or {})}
 
 
+def caption_waiters() -> quick_captions.WaiterLimit:
+    """This process's cap on requests waiting for a caption (API_CAPTION_MAX_WAITERS)."""
+    return current_app.extensions["photoshare.caption_waiters"]
+
+
 @bp.route("", methods=["POST"])
 @limiter.limit(lambda: current_app.config["API_CAPTION_RATE_LIMIT"], key_func=rate_limit_key,
                override_defaults=False,
-               error_message="Too many caption requests for this key; wait before sending more.")
-@bp.keyed(400, 403, 413, 415, 422, 504)
+               error_message="Too many caption requests for this account; wait before sending more.")
+@bp.keyed(400, 403, 415, 422, 504)
 @require_key("read")
 @bp.arguments(CaptionUploadSchema, location="multipart")
 @bp.response(200, CaptionResultSchema)
@@ -38,13 +43,16 @@ def caption(args):
     answer waits for the caption up to a timeout (API_CAPTION_TIMEOUT_S, 30 s by
     default); after it, 504 with `job_id`: the job goes on, and
     `GET /api/v1/captions/{job_id}` gives its result for 10 minutes. 422 with
-    `caption_failed` when the model cannot read the image. Needs the `read` scope
-    (nothing is written) and has its own, lower rate limit.
+    `caption_failed` when the model cannot read the image. 503 with `captioning_busy`
+    (and `Retry-After`) when the server already has as many requests waiting as it
+    allows. Needs the `read` scope (nothing is written) and has its own, lower rate
+    limit per account.
     """
     image = args["image"]
     queue, owner_id = get_queue(), current_owner_id()
-    job_id = quick_captions.enqueue(queue, owner_id, image.filename or "", image.stream, current_app.config)
-    outcome = quick_captions.wait_for(queue, owner_id, job_id, current_app.config["API_CAPTION_TIMEOUT_S"])
+    with caption_waiters().slot():  # before queueing: a refused request leaves no job
+        job_id = quick_captions.enqueue(queue, owner_id, image.filename or "", image.stream, current_app.config)
+        outcome = quick_captions.wait_for(queue, owner_id, job_id, current_app.config["API_CAPTION_TIMEOUT_S"])
     return _result_json(outcome)
 
 

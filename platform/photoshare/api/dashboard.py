@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..extensions import get_db
-from ..forms import ConfirmForm
+from ..forms import ConfirmForm, show_service_error
 from ..services import api_keys
 from ..services.errors import ServiceError
 
@@ -62,11 +62,7 @@ def create():
             new_key = api_keys.create_key(get_db(), current_user.id, form.name.data, form.scopes.data,
                                           form.expires_in_days.data or None)
         except ServiceError as error:
-            target = getattr(form, error.field, None) if error.field else None
-            if target is not None:
-                target.errors = [*target.errors, error.message]
-            else:
-                form.form_errors.append(error.message)
+            show_service_error(form, error)
         else:
             # Shown on this answer only; a fresh form so the page can create another.
             return _render(ApiKeyForm(formdata=None), new_key=new_key, status=201)

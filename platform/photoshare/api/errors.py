@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..request_limits import too_large_message
 from ..services.errors import AuthenticationFailed, ServiceError
 
 REALM = "photoshare-api"
@@ -94,6 +95,8 @@ def handle_service_error(error: ServiceError):
         headers["WWW-Authenticate"] = _challenge(schemes, bearer_error)
     elif isinstance(error, InsufficientScope):
         headers["WWW-Authenticate"] = _challenge(("Bearer",), "insufficient_scope", error.scope)
+    if getattr(error, "retry_after", None):
+        headers["Retry-After"] = str(error.retry_after)
     return error_response(error.http_status, detail["code"], detail["message"], field=detail.get("field"),
                           headers=headers, extra=body)
 
@@ -131,8 +134,7 @@ def handle_http_exception(error: HTTPException):
         return error_response(400, "invalid_json", _validation_message(messages), details=messages,
                               headers=headers)
     if status == 413:
-        config = current_app.config
-        message = (f"The request is too large: an image may be at most {config['MAX_UPLOAD_MB']} MB.")
+        message = too_large_message()
     elif status == 429:
         message = f"Rate limit exceeded ({error.description}). Retry after the number of seconds in Retry-After."
     else:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 
 from ..extensions import get_db, get_queue
+from ..image_responses import image_response
 from ..services import albums as album_service
 from ..services import captions as caption_service
 from ..services import photo_feed, photo_settings
 from ..services import photos as photo_service
+from ..services.visibility import visibility_of
 from .auth import current_owner_id, require_key
 from .blueprint import Blueprint
 from .schemas import (ImageArgsSchema, PhotoListArgsSchema, PhotoPageSchema, PhotoPatchSchema, PhotoSchema,
@@ -25,9 +27,9 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 def photo_json(photo: dict) -> dict:
     """The API's view of a photo: services.photos.serialize_photo plus visibility, the
     upright size and links."""
-    data = photo_service.serialize_photo(photo, with_model_outputs=True)
+    data = photo_service.serialize_photo(photo)
     data["width"], data["height"] = photo_settings.upright_size(photo)
-    data["visibility"] = photo_settings.visibility_of(photo)
+    data["visibility"] = visibility_of(photo)
     photo_id = data["id"]
 
     def image(size):
@@ -57,7 +59,7 @@ def upload(args):
     ---
     """
     image = args["image"]
-    photo = photo_settings.upload_photo(
+    photo = photo_service.add_photo(
         get_db(), get_queue(), current_owner_id(), image.filename or "", image.stream, current_app.config,
         caption=args.get("caption"), album_id=args.get("album_id"), visibility=args.get("visibility"),
     )
@@ -92,7 +94,8 @@ def list_photos(args):
 @bp.response(200, PhotoSchema)
 def photo(photo_id):
     """Get a photo"""
-    return photo_json(photo_service.get_photo(get_db(), current_owner_id(), photo_id))
+    return photo_json(photo_service.get_photo(get_db(), current_owner_id(), photo_id,
+                                              projection=photo_service.API_PROJECTION))
 
 
 @bp.route("/<oid:photo_id>", methods=["PATCH"])
@@ -106,7 +109,8 @@ def update_photo(args, photo_id):
     Send only what changes. `caption` is your own caption (empty or null clears it: the
     AI caption shows again); `album_ids` replaces the photo's list of albums.
     """
-    photo = photo_settings.update_photo(get_db(), current_owner_id(), photo_id, **args)
+    photo = photo_settings.update_photo(get_db(), current_owner_id(), photo_id,
+                                        projection=photo_service.API_PROJECTION, **args)
     return photo_json(photo)
 
 
@@ -135,15 +139,7 @@ def image(args, photo_id):
     `thumb` and `display` are upright JPEGs (at most 400 and 1600 px); `original` is
     the file as uploaded.
     """
-    stored = photo_service.open_image(get_db(), current_owner_id(), photo_id, SIZES[args["size"]])
-    response = current_app.response_class(stored.stream, mimetype=stored.mime_type, direct_passthrough=True)
-    response.content_length = stored.length
-    response.set_etag(str(stored.file_id))
-    response.cache_control.private = True
-    response.cache_control.max_age = 7 * 24 * 3600
-    if stored.uploaded_at:
-        response.last_modified = stored.uploaded_at
-    return response.make_conditional(request)
+    return image_response(photo_service.open_image(get_db(), current_owner_id(), photo_id, SIZES[args["size"]]))
 
 
 @bp.route("/<oid:photo_id>/recaption", methods=["POST"])
@@ -158,4 +154,4 @@ def recaption(photo_id):
     """
     db, owner_id = get_db(), current_owner_id()
     caption_service.recaption_photo(db, get_queue(), owner_id, photo_id, current_app.config)
-    return photo_json(photo_service.get_photo(db, owner_id, photo_id))
+    return photo_json(photo_service.get_photo(db, owner_id, photo_id, projection=photo_service.API_PROJECTION))

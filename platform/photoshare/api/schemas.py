@@ -2,7 +2,9 @@
 when they do not match) and document every body in the OpenAPI document.
 
 Limits and allowed values come from the service modules' constants; the rules
-themselves (normalisation, ownership, image checks) run in the services.
+themselves (normalisation, ownership, image checks) run in the services. Text lengths
+are checked there only, after whitespace is collapsed (a schema check before it would
+refuse text the service accepts): the descriptions state them.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from ..services import api_keys, photo_feed, photo_settings
+from ..services import albums, api_keys, photo_feed
 from ..services.albums import MAX_ALBUM_NAME_LENGTH
 from ..services.photos import CAPTION_STATUSES, MAX_USER_CAPTION_LENGTH
+from ..services.visibility import VISIBILITIES
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
 IMAGE_SIZES = ("thumb", "display", "original")
@@ -55,8 +58,9 @@ class ErrorSchema(Schema):
 # -- API keys ------------------------------------------------------------------------
 
 class TokenCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=api_keys.MAX_KEY_NAME_LENGTH),
-                         metadata={"example": "backup script"})
+    name = fields.String(required=True, metadata={
+        "example": "backup script",
+        "description": f"1 to {api_keys.MAX_KEY_NAME_LENGTH} characters (runs of white space count as one)"})
     scopes = fields.List(fields.String(validate=validate.OneOf(api_keys.SCOPES)), required=True,
                          validate=validate.Length(min=1, max=len(api_keys.SCOPES)),
                          metadata={"example": ["read", "write"]})
@@ -120,7 +124,7 @@ class PhotoSchema(Schema):
     alternatives = fields.List(fields.Nested(AlternativeSchema), required=True,
                                metadata={"description": "Other captions of the beam search, best first"})
     album_ids = fields.List(fields.String(), required=True)
-    visibility = fields.String(required=True, validate=validate.OneOf(photo_settings.VISIBILITIES))
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
     urls = fields.Nested(PhotoUrlsSchema, required=True)
 
 
@@ -137,25 +141,25 @@ class PhotoListArgsSchema(Schema):
                            metadata={"description": "next_cursor of the previous page"})
     album_id = object_id("Only this album's photos")
     status = fields.String(validate=validate.OneOf(CAPTION_STATUSES))
-    visibility = fields.String(validate=validate.OneOf(photo_settings.VISIBILITIES))
+    visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
     q = fields.String(validate=validate.Length(max=100),
                       metadata={"description": "Search in captions and file names"})
 
 
 class PhotoUploadSchema(Schema):
     image = Upload(required=True, metadata={"description": "JPEG, PNG, WebP or GIF"})
-    caption = fields.String(validate=validate.Length(max=MAX_USER_CAPTION_LENGTH),
-                            metadata={"description": "Your own caption (the AI caption is still made)"})
+    caption = fields.String(metadata={"description": "Your own caption (the AI caption is still made); "
+                                                     f"at most {MAX_USER_CAPTION_LENGTH} characters"})
     album_id = object_id("Put the photo in this album")
-    visibility = fields.String(validate=validate.OneOf(photo_settings.VISIBILITIES),
+    visibility = fields.String(validate=validate.OneOf(VISIBILITIES),
                                metadata={"description": "Default: private"})
 
 
 class PhotoPatchSchema(Schema):
-    caption = fields.String(allow_none=True, validate=validate.Length(max=MAX_USER_CAPTION_LENGTH),
-                            metadata={"description": "Your caption; empty or null clears it"})
-    visibility = fields.String(validate=validate.OneOf(photo_settings.VISIBILITIES))
-    album_ids = fields.List(object_id(), validate=validate.Length(max=photo_settings.MAX_ALBUMS_PER_PHOTO),
+    caption = fields.String(allow_none=True, metadata={
+        "description": f"Your caption, at most {MAX_USER_CAPTION_LENGTH} characters; empty or null clears it"})
+    visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
+    album_ids = fields.List(object_id(), validate=validate.Length(max=albums.MAX_ALBUMS_PER_PHOTO),
                             metadata={"description": "The photo's albums, exactly (replaces the list)"})
 
 
@@ -186,8 +190,9 @@ class AlbumListArgsSchema(Schema):
 
 
 class AlbumNameSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_ALBUM_NAME_LENGTH),
-                         metadata={"example": "Holidays 2024"})
+    name = fields.String(required=True, metadata={
+        "example": "Holidays 2024",
+        "description": f"1 to {MAX_ALBUM_NAME_LENGTH} characters (runs of white space count as one)"})
 
 
 # -- Captions --------------------------------------------------------------------------

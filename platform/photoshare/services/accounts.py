@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import bcrypt
-from gridfs.errors import NoFile
 from bson import ObjectId
+from gridfs.errors import NoFile
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from ..store import files_bucket
-from .errors import AuthenticationFailed, Conflict, NotFound, ValidationError, as_object_id
+from . import api_keys
+from .errors import AuthenticationFailed, Conflict, NotFound, ValidationError
 
 MIN_PASSWORD_LENGTH = 8
 # Far above any real passphrase; keeps hashing cost bounded for hostile input.
@@ -105,26 +106,40 @@ def register(db: Database, email: str, password: str, name: str | None = None, *
     return user
 
 
+class AccountClosed(AuthenticationFailed):
+    """The account is deleted or being deleted: nothing may be added to it any more."""
+    code = "account_closed"
+
+    def __init__(self, message: str = "This account has been deleted."):
+        super().__init__(message)
+
+
+def is_active(user: dict | None) -> bool:
+    """Whether the account exists and is not being deleted."""
+    return user is not None and user.get("deleting_at") is None
+
+
+def require_active(db: Database, user_id: ObjectId) -> None:
+    """Raise AccountClosed unless the account exists and is not being deleted
+    (checked by uploads before and after they store anything)."""
+    if not is_active(db.users.find_one({"_id": user_id}, {"deleting_at": 1})):
+        raise AccountClosed()
+
+
 def authenticate(db: Database, email: str, password: str, *, rounds: int = 12) -> dict:
-    """Return the user whose e-mail and password match, else raise AuthenticationFailed."""
+    """Return the user whose e-mail and password match, else raise AuthenticationFailed.
+    An account being deleted no longer exists for log-in."""
     user = db.users.find_one({"email": normalize_email(email)})
-    if user is None:
+    if not is_active(user):
         _spend_hash_time(password, rounds)
     elif check_password(password, user["password_hash"]):
         return user
     raise AuthenticationFailed("Wrong e-mail address or password.")
 
 
-def get_user(db: Database, user_id) -> dict | None:
-    try:
-        return db.users.find_one({"_id": as_object_id(user_id, "account")})
-    except NotFound:
-        return None
-
-
 def _require_user(db: Database, user_id: ObjectId) -> dict:
     user = db.users.find_one({"_id": user_id})
-    if user is None:
+    if not is_active(user):
         raise NotFound("No such account.")
     return user
 
@@ -134,7 +149,9 @@ def change_password(
 ) -> dict:
     """Change the password (the current one is required); return the updated user.
 
-    The session version is bumped, which signs out the account's other sessions.
+    The session version is bumped, which signs out the account's other sessions, and
+    every API key of the account is revoked: whoever knew the old password may have
+    created keys with it.
     """
     user = _require_user(db, user_id)
     if not check_password(current_password, user["password_hash"]):
@@ -145,6 +162,7 @@ def change_password(
         "$inc": {"session_version": 1},
     }
     db.users.update_one({"_id": user_id}, update)
+    api_keys.revoke_all_keys(db, user_id)
     return db.users.find_one({"_id": user_id})
 
 
@@ -156,12 +174,35 @@ class AccountDeletion:
 
 
 def delete_account(db: Database, user_id: ObjectId, password: str) -> AccountDeletion:
-    """Delete the account, its photos, albums and stored files (password required)."""
+    """Delete the account, its photos, albums, API keys and stored files (password required).
+
+    Uploads may be in flight while this runs. First the account is closed: its sessions
+    end (session version bumped), its API keys are deleted and it is marked deleting, so
+    no new upload is accepted and an upload that was already storing notices it and
+    removes what it stored (photos.add_photo checks before and after). Then its content
+    goes, by owner, and the user document last. An interruption leaves a closed account
+    that the reconciliation (services.reconciliation) finishes deleting; any stray file is
+    caught by its orphan sweep.
+    """
     user = _require_user(db, user_id)
     if not check_password(password, user["password_hash"]):
         raise ValidationError("The password is wrong.", field="password")
-    # Files first, the user last: an interruption leaves an account that can be
-    # deleted again, never files without an owner.
+    close_account(db, user_id)
+    return purge_account(db, user_id)
+
+
+def close_account(db: Database, user_id: ObjectId) -> None:
+    """End every session and API key of the account and mark it deleting."""
+    db.users.update_one({"_id": user_id},
+                        {"$set": {"deleting_at": datetime.now(UTC)}, "$inc": {"session_version": 1}})
+    api_keys.delete_all_keys(db, user_id)
+
+
+def purge_account(db: Database, user_id: ObjectId) -> AccountDeletion:
+    """Delete a closed account's photos, files, albums and keys, then the account."""
+    # Photo documents first (they vanish from every listing at once), then every file
+    # of the owner, including those of an upload that stored files but not its photo.
+    photos = db.photos.delete_many({"owner_id": user_id}).deleted_count
     bucket = files_bucket(db)
     file_ids = [f["_id"] for f in db.fs.files.find({"metadata.owner_id": user_id}, {"_id": 1})]
     for file_id in file_ids:
@@ -169,8 +210,7 @@ def delete_account(db: Database, user_id: ObjectId, password: str) -> AccountDel
             bucket.delete(file_id)
         except NoFile:  # deleted concurrently
             pass
-    photos = db.photos.delete_many({"owner_id": user_id}).deleted_count
     albums = db.albums.delete_many({"owner_id": user_id}).deleted_count
-    db.api_keys.delete_many({"owner_id": user_id})  # services.api_keys
+    api_keys.delete_all_keys(db, user_id)
     db.users.delete_one({"_id": user_id})
     return AccountDeletion(photos=photos, albums=albums, files=len(file_ids))

@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from .errors import Conflict, NotFound, ValidationError, as_object_id
 
 MAX_ALBUM_NAME_LENGTH = 100
+MAX_ALBUMS_PER_PHOTO = 100
 
 
 def _clean_name(name: str | None) -> tuple[str, str]:
@@ -47,12 +48,18 @@ def get_album(db: Database, owner_id: ObjectId, album_id) -> dict:
     return album
 
 
+def with_photo_count(db: Database, owner_id: ObjectId, album: dict) -> dict:
+    """Set album["photo_count"]: how many of the user's photos are in it."""
+    album["photo_count"] = db.photos.count_documents({"owner_id": owner_id, "album_ids": album["_id"]})
+    return album
+
+
 def list_albums(db: Database, owner_id: ObjectId, *, with_counts: bool = True) -> list[dict]:
     """The user's albums, newest first; each with `photo_count` when asked."""
     albums = list(db.albums.find({"owner_id": owner_id}).sort([("created_at", -1), ("_id", -1)]))
     if with_counts:
         for album in albums:
-            album["photo_count"] = db.photos.count_documents({"owner_id": owner_id, "album_ids": album["_id"]})
+            with_photo_count(db, owner_id, album)
     return albums
 
 
@@ -80,14 +87,42 @@ def delete_album(db: Database, owner_id: ObjectId, album_id) -> None:
     db.photos.update_many({"owner_id": owner_id, "album_ids": album_id}, {"$pull": {"album_ids": album_id}})
 
 
+def _too_many_albums() -> ValidationError:
+    return ValidationError(f"A photo can be in at most {MAX_ALBUMS_PER_PHOTO} albums.", field="album_ids")
+
+
+def clean_album_ids(db: Database, owner_id: ObjectId, album_ids) -> list[ObjectId]:
+    """The distinct ids of `album_ids`, each one of the user's albums (NotFound otherwise),
+    at most MAX_ALBUMS_PER_PHOTO of them."""
+    ids: list[ObjectId] = []
+    for raw in album_ids or []:
+        album_id = as_object_id(raw, "album")
+        if album_id not in ids:
+            ids.append(album_id)
+    if len(ids) > MAX_ALBUMS_PER_PHOTO:
+        raise _too_many_albums()
+    for album_id in ids:
+        get_album(db, owner_id, album_id)  # NotFound unless the user's own
+    return ids
+
+
 def add_photo_to_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> None:
+    """Put the photo in one more album (idempotent), within MAX_ALBUMS_PER_PHOTO."""
     album = get_album(db, owner_id, album_id)  # both must belong to the user
+    photo_id = as_object_id(photo_id, "photo")
+    # The limit is part of the update's condition (no element at the last allowed
+    # position yet), so two concurrent additions cannot pass it together.
     result = db.photos.update_one(
-        {"_id": as_object_id(photo_id, "photo"), "owner_id": owner_id},
+        {"_id": photo_id, "owner_id": owner_id, f"album_ids.{MAX_ALBUMS_PER_PHOTO - 1}": {"$exists": False}},
         {"$addToSet": {"album_ids": album["_id"]}},
     )
-    if result.matched_count == 0:
+    if result.matched_count:
+        return
+    photo = db.photos.find_one({"_id": photo_id, "owner_id": owner_id}, {"album_ids": 1})
+    if photo is None:
         raise NotFound("No such photo.")
+    if album["_id"] not in (photo.get("album_ids") or []):
+        raise _too_many_albums()
 
 
 def remove_photo_from_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> None:

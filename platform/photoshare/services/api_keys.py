@@ -191,6 +191,17 @@ def revoke_key(db: Database, owner_id: ObjectId, key_id) -> dict:
     return get_key(db, owner_id, key_id)
 
 
+def revoke_all_keys(db: Database, owner_id: ObjectId) -> int:
+    """Revoke every active key of the user (a password change); returns how many."""
+    return db.api_keys.update_many({"owner_id": owner_id, "revoked_at": None},
+                                   {"$set": {"revoked_at": _now()}}).modified_count
+
+
+def delete_all_keys(db: Database, owner_id: ObjectId) -> None:
+    """Delete every key of the user (account deletion)."""
+    db.api_keys.delete_many({"owner_id": owner_id})
+
+
 # -- Authentication ----------------------------------------------------------------------
 
 def authenticate(db: Database, secret: str | None) -> Authenticated:
@@ -207,7 +218,7 @@ def authenticate(db: Database, secret: str | None) -> Authenticated:
     if key.get("expires_at") is not None and key["expires_at"] <= now:
         raise KeyExpired("This API key has expired.")
     user = db.users.find_one({"_id": key["owner_id"]})
-    if user is None:  # the account was deleted
+    if user is None or user.get("deleting_at") is not None:  # the account is (being) deleted
         raise InvalidKey("The API key is not valid.")
     last_used = key.get("last_used_at")
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:

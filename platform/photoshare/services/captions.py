@@ -61,36 +61,56 @@ def enqueue_caption_job(queue: Queue, photo_id: ObjectId, job_id: str, settings)
     return True
 
 
-def request_caption(db: Database, queue: Queue, photo_id: ObjectId, settings, *,
-                    requeue: bool = False) -> CaptionRequest:
-    """Mark the photo pending under a new job id, then queue that job.
+def _claim_and_enqueue(db: Database, queue: Queue, claim: dict, settings, *,
+                       requeue: bool = False) -> CaptionRequest | None:
+    """Give the photo matching `claim` a new job id and queue that job, or None when
+    nothing matched (the photo changed meanwhile: nothing is written or queued).
 
-    The job id is written to the photo before the job exists, so a worker always
-    finds it there; a job whose id is no longer the photo's is stale and does nothing.
+    Status, job id, request time and error are set in one update, so no reader ever
+    sees the photo pending under an old job; and the job id is on the photo before the
+    job exists, so a worker always finds it there (a job whose id is no longer the
+    photo's is stale and does nothing).
     """
     job_id = new_job_id(settings)
     update: dict = {"$set": {"caption_status": PENDING, "caption_error": None, "job_id": job_id,
                              "caption_requested_at": _now()}}
     if requeue:
         update["$inc"] = {"requeue_count": 1}
-    db.photos.update_one({"_id": photo_id}, update)
-    return CaptionRequest(job_id, enqueue_caption_job(queue, photo_id, job_id, settings))
+    if db.photos.update_one(claim, update).matched_count == 0:
+        return None
+    return CaptionRequest(job_id, enqueue_caption_job(queue, claim["_id"], job_id, settings))
+
+
+def request_caption(db: Database, queue: Queue, photo_id: ObjectId, settings) -> CaptionRequest:
+    """Mark the photo pending under a new job id, whatever its state, then queue that job."""
+    request = _claim_and_enqueue(db, queue, {"_id": photo_id}, settings)
+    if request is None:
+        raise NotFound("No such photo.")
+    return request
 
 
 def recaption_photo(db: Database, queue: Queue, owner_id: ObjectId, photo_id, settings) -> CaptionRequest:
-    """The "caption again" button: queue a new caption for a photo that is done or failed."""
+    """The "caption again" button: queue a new caption for a photo that is done or failed.
+
+    The claim is one conditional update (not while a caption is on its way), so two
+    clicks cannot queue two jobs.
+    """
     photo_id = as_object_id(photo_id, "photo")
-    photo = db.photos.find_one({"_id": photo_id, "owner_id": owner_id}, {"caption_status": 1})
-    if photo is None:
+    claim = {"_id": photo_id, "owner_id": owner_id, "caption_status": {"$nin": list(IN_PROGRESS)}}
+    request = _claim_and_enqueue(db, queue, claim, settings)
+    if request is not None:
+        return request
+    if db.photos.count_documents({"_id": photo_id, "owner_id": owner_id}, limit=1) == 0:
         raise NotFound("No such photo.")
-    # Claim the transition atomically so two clicks cannot queue two jobs.
-    claimed = db.photos.update_one(
-        {"_id": photo_id, "owner_id": owner_id, "caption_status": {"$nin": list(IN_PROGRESS)}},
-        {"$set": {"caption_status": PENDING}},
-    )
-    if claimed.matched_count == 0:
-        raise Conflict("This photo is already being captioned.")
-    return request_caption(db, queue, photo_id, settings)
+    raise Conflict("This photo is already being captioned.")
+
+
+def requeue_stuck_photo(db: Database, queue: Queue, photo: dict, settings) -> CaptionRequest | None:
+    """Reconciliation's re-queue of a photo read as stuck: only if it is still in progress
+    under the same job, so a photo that got its caption (or a new job) meanwhile is left
+    as it is; None then."""
+    claim = {"_id": photo["_id"], "job_id": photo.get("job_id"), "caption_status": {"$in": list(IN_PROGRESS)}}
+    return _claim_and_enqueue(db, queue, claim, settings, requeue=True)
 
 
 def job_is_active(queue: Queue, job_id: str | None, prefix: str) -> bool:
@@ -143,15 +163,16 @@ def reconcile_captions(db: Database, queue: Queue, settings, *, min_age_s: float
             report.active += 1
             continue
         if photo.get("requeue_count", 0) >= settings["CAPTION_MAX_REQUEUES"]:
-            db.photos.update_one(
-                {"_id": photo["_id"], "caption_status": {"$in": list(IN_PROGRESS)}},
+            gave_up = db.photos.update_one(
+                {"_id": photo["_id"], "job_id": photo.get("job_id"), "caption_status": {"$in": list(IN_PROGRESS)}},
                 {"$set": {"caption_status": FAILED, "caption_finished_at": _now(),
                           "caption_error": "Captioning was interrupted too many times; try again later."}},
             )
-            report.gave_up.append(str(photo["_id"]))
+            if gave_up.matched_count:
+                report.gave_up.append(str(photo["_id"]))
             continue
-        request_caption(db, queue, photo["_id"], settings, requeue=True)
-        report.requeued.append(str(photo["_id"]))
+        if requeue_stuck_photo(db, queue, photo, settings) is not None:
+            report.requeued.append(str(photo["_id"]))
     if report.requeued or report.gave_up:
         log.info("caption reconciliation: %s", report)
     return report

@@ -8,12 +8,15 @@ decoded, which is what stops decompression bombs.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .errors import UploadRejected
+
+log = logging.getLogger(__name__)
 
 # Pillow format name -> MIME type of the formats we accept.
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
@@ -136,9 +139,11 @@ def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> Proce
         raise UploadRejected(
             f"{label} has too many pixels; the limit is {limits.max_pixels / 1e6:.0f} megapixels.",
             code="too_many_pixels", filename=filename, http_status=413) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-            IndexError, TypeError, ZeroDivisionError, Image.DecompressionBombWarning):
-        # Pillow signals corrupt input through a range of exception types.
+    except Exception as error:
+        # Pillow signals corrupt input through a wide range of exception types
+        # (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
+        # KeyError, MemoryError...): whatever the decoder raised, the file is refused.
+        log.info("upload %r refused: %s: %s", filename, type(error).__name__, error)
         raise UploadRejected(
             f"{label} is not an image we can read (accepted: JPEG, PNG, WebP, GIF).",
             code="not_an_image", filename=filename,

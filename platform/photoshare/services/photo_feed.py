@@ -21,14 +21,13 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.database import Database
 
+from .albums import with_photo_count
 from .errors import ValidationError
-from .photo_settings import visibility_filter
-from .photos import CAPTION_STATUSES, photo_filter
+from .photos import API_PROJECTION, CAPTION_STATUSES, photo_filter
+from .visibility import visibility_filter
 
 DEFAULT_LIMIT = 24
 MAX_LIMIT = 100
-# The API returns alternatives with each photo, but never the bulky attention maps.
-FEED_PROJECTION = {"attention": 0}
 
 
 @dataclass
@@ -96,13 +95,7 @@ def list_photos(db: Database, owner_id: ObjectId, *, limit=DEFAULT_LIMIT, cursor
         query["caption_status"] = status
     if visibility:
         query.update(visibility_filter(visibility))
-    return _page(db.photos, query, _clamp(limit), cursor, FEED_PROJECTION)
-
-
-def with_photo_count(db: Database, owner_id: ObjectId, album: dict) -> dict:
-    """Set album["photo_count"] (the same count as albums.list_albums)."""
-    album["photo_count"] = db.photos.count_documents({"owner_id": owner_id, "album_ids": album["_id"]})
-    return album
+    return _page(db.photos, query, _clamp(limit), cursor, API_PROJECTION)
 
 
 def list_albums(db: Database, owner_id: ObjectId, *, limit=DEFAULT_LIMIT, cursor: str | None = None) -> CursorPage:

@@ -1,49 +1,21 @@
-"""Per-photo settings beyond the caption: visibility and the set of albums; one upload
-with its settings; a photo's upright size.
+"""Per-photo settings beyond the upload itself: visibility, the set of albums, and all of
+a photo's settings at once (the API's PATCH); a photo's upright size.
 
-Visibility is "private" (the default: only the owner sees the photo) or "public"
-(may be shown to others by sharing features). Photos stored before visibility existed
-have no field and count as private.
-
-Every function checks ownership through the existing services (photos.get_photo,
-albums.get_album), so another user's photo or album is NotFound.
+Every function filters on the owner, so another user's photo or album is NotFound.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import BinaryIO
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.database import Database
-from rq import Queue
 
 from . import albums as album_service
 from . import photos as photo_service
-from .errors import NotFound, ServiceError, ValidationError, as_object_id
-
-PRIVATE, PUBLIC = "private", "public"
-VISIBILITIES = (PRIVATE, PUBLIC)
-DEFAULT_VISIBILITY = PRIVATE
-MAX_ALBUMS_PER_PHOTO = 100
-
-
-def visibility_of(photo: dict) -> str:
-    return photo.get("visibility") or DEFAULT_VISIBILITY
-
-
-def clean_visibility(value: str | None) -> str:
-    if value not in VISIBILITIES:
-        raise ValidationError(f"Visibility must be one of: {', '.join(VISIBILITIES)}.", field="visibility")
-    return value
-
-
-def visibility_filter(value: str) -> dict:
-    """Query fragment selecting photos of one visibility (missing counts as private)."""
-    value = clean_visibility(value)
-    if value == DEFAULT_VISIBILITY:
-        return {"visibility": {"$in": [None, value]}}
-    return {"visibility": value}
+from .errors import NotFound, as_object_id
+from .visibility import clean_visibility
 
 
 def upright_size(photo: dict) -> tuple[int | None, int | None]:
@@ -62,89 +34,47 @@ def upright_size(photo: dict) -> tuple[int | None, int | None]:
     return (height, width) if turned < same else (width, height)
 
 
-def _clean_album_ids(db: Database, owner_id: ObjectId, album_ids) -> list[ObjectId]:
-    ids: list[ObjectId] = []
-    for raw in album_ids or []:
-        album_id = as_object_id(raw, "album")
-        if album_id not in ids:
-            ids.append(album_id)
-    if len(ids) > MAX_ALBUMS_PER_PHOTO:
-        raise ValidationError(f"A photo can be in at most {MAX_ALBUMS_PER_PHOTO} albums.", field="album_ids")
-    for album_id in ids:
-        album_service.get_album(db, owner_id, album_id)  # NotFound unless the user's own
-    return ids
+def _set(db: Database, owner_id: ObjectId, photo_id, fields: dict, projection=None) -> dict:
+    """One atomic $set on the user's photo; NotFound if there is no such photo."""
+    photo = db.photos.find_one_and_update(
+        {"_id": as_object_id(photo_id, "photo"), "owner_id": owner_id},
+        {"$set": fields},
+        projection=projection,
+        return_document=ReturnDocument.AFTER,
+    )
+    if photo is None:
+        raise NotFound("No such photo.")
+    return photo
 
 
 def set_visibility(db: Database, owner_id: ObjectId, photo_id, visibility: str) -> dict:
     visibility = clean_visibility(visibility)
-    photo = db.photos.find_one_and_update(
-        {"_id": as_object_id(photo_id, "photo"), "owner_id": owner_id},
-        {"$set": {"visibility": visibility, "visibility_updated_at": datetime.now(UTC)}},
-        return_document=True,
-    )
-    if photo is None:
-        raise NotFound("No such photo.")
-    return photo
+    return _set(db, owner_id, photo_id, {"visibility": visibility, "visibility_updated_at": datetime.now(UTC)})
 
 
 def set_albums(db: Database, owner_id: ObjectId, photo_id, album_ids) -> dict:
     """Make the photo's albums exactly `album_ids` (each must be one of the user's albums)."""
-    ids = _clean_album_ids(db, owner_id, album_ids)
-    photo = db.photos.find_one_and_update(
-        {"_id": as_object_id(photo_id, "photo"), "owner_id": owner_id},
-        {"$set": {"album_ids": ids}},
-        return_document=True,
-    )
-    if photo is None:
-        raise NotFound("No such photo.")
-    return photo
+    return _set(db, owner_id, photo_id, {"album_ids": album_service.clean_album_ids(db, owner_id, album_ids)})
 
 
 _UNSET = object()
 
 
 def update_photo(db: Database, owner_id: ObjectId, photo_id, *, caption=_UNSET, visibility=_UNSET,
-                 album_ids=_UNSET) -> dict:
+                 album_ids=_UNSET, projection=None) -> dict:
     """Change any of the user caption, the visibility and the albums of a photo.
 
-    Everything is checked before anything is written: one bad value changes nothing.
+    Every value is checked first, then all are written in one update: one bad value
+    changes nothing, and a reader never sees half of the change.
     """
-    photo = photo_service.get_photo(db, owner_id, photo_id)
-    if visibility is not _UNSET:
-        clean_visibility(visibility)
-    if album_ids is not _UNSET:
-        _clean_album_ids(db, owner_id, album_ids)
+    now = datetime.now(UTC)
+    fields: dict = {}
     if caption is not _UNSET:
-        photo = photo_service.set_user_caption(db, owner_id, photo["_id"], caption)
+        fields.update(user_caption=photo_service.clean_caption(caption), user_caption_updated_at=now)
     if visibility is not _UNSET:
-        photo = set_visibility(db, owner_id, photo["_id"], visibility)
+        fields.update(visibility=clean_visibility(visibility), visibility_updated_at=now)
     if album_ids is not _UNSET:
-        photo = set_albums(db, owner_id, photo["_id"], album_ids)
-    return photo
-
-
-def upload_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, stream: BinaryIO,
-                 settings, *, caption: str | None = None, album_id=None,
-                 visibility: str | None = None) -> dict:
-    """Store one upload (photos.add_photo: same checks, same captioning job) with its
-    optional caption, album and visibility. On any refusal nothing stays stored."""
-    if visibility is not None:
-        clean_visibility(visibility)
-    if album_id is not None:
-        album_service.get_album(db, owner_id, album_id)
-    photo = photo_service.add_photo(db, queue, owner_id, filename, stream, settings)
-    queued = photo.get("caption_queued")
-    try:
-        photo = update_photo(
-            db, owner_id, photo["_id"],
-            caption=caption if caption is not None else _UNSET,
-            visibility=visibility or DEFAULT_VISIBILITY,
-            album_ids=[album_id] if album_id is not None else _UNSET,
-        )
-    except ServiceError:
-        # e.g. a caption over the length limit: undo the upload (its queued job then
-        # finds no photo and ends quietly).
-        photo_service.delete_photo(db, owner_id, photo["_id"])
-        raise
-    photo["caption_queued"] = queued
-    return photo
+        fields["album_ids"] = album_service.clean_album_ids(db, owner_id, album_ids)
+    if not fields:
+        return photo_service.get_photo(db, owner_id, photo_id, projection=projection)
+    return _set(db, owner_id, photo_id, fields, projection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -17,10 +18,14 @@ from rq import Queue
 
 from ..queueing import new_job_id
 from ..store import files_bucket
-from . import captions
+from . import accounts, captions
+from .albums import get_album
 from .captions import DONE, FAILED, PENDING, PROCESSING
 from .errors import NotFound, UploadRejected, ValidationError, as_object_id
 from .images import ImageLimits, process_image, read_limited
+from .visibility import DEFAULT_VISIBILITY, clean_visibility
+
+log = logging.getLogger(__name__)
 
 CAPTION_STATUSES = (PENDING, PROCESSING, DONE, FAILED)
 
@@ -28,8 +33,15 @@ VARIANTS = ("thumbnail", "display", "original")
 MAX_USER_CAPTION_LENGTH = 500
 MAX_FILENAME_LENGTH = 200
 
+MAX_PER_PAGE = 100
+# Far beyond any real library, and small enough that (page - 1) * per_page always fits
+# the store's 64-bit skip (a huge ?page= would otherwise overflow it: a 500).
+MAX_PAGE = 1_000_000
+
 # The grid never needs the bulky model outputs.
 LIST_PROJECTION = {"attention": 0, "alternatives": 0}
+# The API shows the alternatives but never the attention maps (the web photo page uses them).
+API_PROJECTION = {"attention": 0}
 
 
 @dataclass
@@ -73,6 +85,24 @@ def clean_filename(raw: str | None) -> str:
     return name[:MAX_FILENAME_LENGTH] or "photo"
 
 
+def clamp_page(page) -> int:
+    """A page number within 1..MAX_PAGE (anything unreadable is page 1)."""
+    try:
+        page = int(page)
+    except (TypeError, ValueError):
+        return 1
+    return max(1, min(page, MAX_PAGE))
+
+
+def clean_caption(text: str | None) -> str | None:
+    """The user's caption as stored: one line, no stray whitespace, bounded; None when empty."""
+    text = " ".join((text or "").split())
+    if len(text) > MAX_USER_CAPTION_LENGTH:
+        raise ValidationError(
+            f"The caption must be at most {MAX_USER_CAPTION_LENGTH} characters.", field="caption")
+    return text or None
+
+
 def display_caption(photo: dict) -> str:
     """The caption shown to people (and used as alt text): the user's own, else the AI's."""
     return photo.get("user_caption") or photo.get("ai_caption") or ""
@@ -84,16 +114,23 @@ def _now() -> datetime:
 
 # -- Writing -----------------------------------------------------------------------
 
-def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str,
-              stream: BinaryIO, settings) -> dict:
-    """Store one upload and queue its captioning; return the photo document.
+def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, stream: BinaryIO, settings, *,
+              caption: str | None = None, album_id=None, visibility: str | None = None) -> dict:
+    """Store one upload and queue its captioning; return the photo document. The one
+    upload path of the website and the API.
 
-    Raises UploadRejected (nothing is stored then). The photo is created at once with
-    caption_status "pending"; the caption arrives later from the worker. If the job
-    cannot be queued (Redis down) the photo stays pending and the worker's
+    Everything is checked before anything is stored (the image, and the optional caption,
+    album and visibility: "private" unless asked otherwise); a refusal raises
+    UploadRejected or another ServiceError and stores nothing. The photo is created at
+    once with caption_status "pending"; the caption arrives later from the worker. If the
+    job cannot be queued (Redis down) the photo stays pending and the worker's
     reconciliation queues it later; `photo["caption_queued"]` tells which happened.
     """
     filename = clean_filename(filename)
+    user_caption = clean_caption(caption)
+    visibility = DEFAULT_VISIBILITY if visibility is None else clean_visibility(visibility)
+    album_ids = [get_album(db, owner_id, album_id)["_id"]] if album_id is not None else []
+    accounts.require_active(db, owner_id)
     limits = ImageLimits.from_settings(settings)
     data = read_limited(stream, limits.max_bytes, filename)
     processed = process_image(data, limits, filename)
@@ -128,9 +165,10 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str,
             "display_size": [processed.display.width, processed.display.height],
             "thumbnail_size": [processed.thumbnail.width, processed.thumbnail.height],
             "files": file_ids,
-            "album_ids": [],
+            "album_ids": album_ids,
+            "visibility": visibility,
             "created_at": now,
-            "user_caption": None,
+            "user_caption": user_caption,
             "ai_caption": None,
             "caption_status": PENDING,
             "caption_error": None,
@@ -139,14 +177,19 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str,
             "job_id": job_id,
             "requeue_count": 0,
         }
+        if user_caption:
+            photo["user_caption_updated_at"] = now
         db.photos.insert_one(photo)
+        # The account may have been deleted while this upload was storing: its deletion
+        # closes the account before removing content by owner, so checking again here
+        # means the photo is either seen and removed by it or removed right now.
+        accounts.require_active(db, owner_id)
     except BaseException:
-        # Nothing half-stored: drop the files already written.
-        for file_id in file_ids.values():
-            try:
-                bucket.delete(file_id)
-            except Exception:
-                pass
+        # Nothing half-stored: drop the document and the files already written. (A
+        # process killed right here leaves files behind: the orphan sweep of
+        # services.reconciliation removes them later.)
+        db.photos.delete_one({"_id": photo_id})
+        _delete_files(db, {"_id": photo_id, "files": file_ids})
         raise
     photo["caption_queued"] = captions.enqueue_caption_job(queue, photo_id, job_id, settings)
     return photo
@@ -179,13 +222,9 @@ def add_photos(db: Database, queue: Queue, owner_id: ObjectId,
 def set_user_caption(db: Database, owner_id: ObjectId, photo_id, text: str | None) -> dict:
     """Set (or, with an empty text, clear) the user's own caption; the AI caption is kept."""
     photo_id = as_object_id(photo_id, "photo")
-    text = " ".join((text or "").split())  # one line, no stray whitespace
-    if len(text) > MAX_USER_CAPTION_LENGTH:
-        raise ValidationError(
-            f"The caption must be at most {MAX_USER_CAPTION_LENGTH} characters.", field="caption")
     result = db.photos.find_one_and_update(
         {"_id": photo_id, "owner_id": owner_id},
-        {"$set": {"user_caption": text or None, "user_caption_updated_at": _now()}},
+        {"$set": {"user_caption": clean_caption(text), "user_caption_updated_at": _now()}},
         return_document=True,
     )
     if result is None:
@@ -194,12 +233,17 @@ def set_user_caption(db: Database, owner_id: ObjectId, photo_id, text: str | Non
 
 
 def _delete_files(db: Database, photo: dict) -> None:
+    """Delete the photo's stored files, once its document is gone. A file that cannot be
+    deleted now (store hiccup) is left to the orphan sweep of services.reconciliation."""
     bucket = files_bucket(db)
     for file_id in (photo.get("files") or {}).values():
         try:
             bucket.delete(file_id)
         except NoFile:
             pass
+        except Exception as error:
+            log.warning("file %s of photo %s not deleted (%s); the orphan sweep will", file_id,
+                        photo.get("_id"), error)
 
 
 def delete_photo(db: Database, owner_id: ObjectId, photo_id) -> None:
@@ -215,9 +259,9 @@ def delete_photo(db: Database, owner_id: ObjectId, photo_id) -> None:
 
 # -- Reading -----------------------------------------------------------------------
 
-def get_photo(db: Database, owner_id: ObjectId, photo_id) -> dict:
+def get_photo(db: Database, owner_id: ObjectId, photo_id, *, projection=None) -> dict:
     photo_id = as_object_id(photo_id, "photo")
-    photo = db.photos.find_one({"_id": photo_id, "owner_id": owner_id})
+    photo = db.photos.find_one({"_id": photo_id, "owner_id": owner_id}, projection)
     if photo is None:
         raise NotFound("No such photo.")
     return photo
@@ -241,8 +285,8 @@ def photo_filter(owner_id: ObjectId, *, album_id=None, search: str | None = None
 def list_photos(db: Database, owner_id: ObjectId, *, page: int = 1, per_page: int = 24,
                 album_id=None, search: str | None = None) -> Page:
     """A page of the user's photos, newest first; optionally one album's, or a caption search."""
-    per_page = max(1, min(int(per_page), 100))
-    page = max(1, int(page))
+    per_page = max(1, min(int(per_page), MAX_PER_PAGE))
+    page = clamp_page(page)
     query = photo_filter(owner_id, album_id=album_id, search=search)
     total = db.photos.count_documents(query)
     cursor = (db.photos.find(query, LIST_PROJECTION)
@@ -309,9 +353,10 @@ def open_stored_image(db: Database, photo: dict, variant: str) -> StoredImage:
     )
 
 
-def serialize_photo(photo: dict, *, with_model_outputs: bool = False) -> dict:
-    """A JSON-ready view of a photo document (ids as strings, dates ISO 8601), for APIs."""
-    result = {
+def serialize_photo(photo: dict) -> dict:
+    """A JSON-ready view of a photo document (ids as strings, dates ISO 8601), for APIs.
+    Attention maps are not part of it: read the photo with API_PROJECTION."""
+    return {
         "id": str(photo["_id"]),
         "filename": photo.get("filename"),
         "format": photo.get("format"),
@@ -326,9 +371,5 @@ def serialize_photo(photo: dict, *, with_model_outputs: bool = False) -> dict:
         "caption_status": photo.get("caption_status"),
         "caption_error": photo.get("caption_error"),
         "model_version": photo.get("model_version"),
+        "alternatives": photo.get("alternatives") or [],
     }
-    if with_model_outputs:
-        result["alternatives"] = photo.get("alternatives") or []
-        result["attention"] = photo.get("attention") or []
-        result["caption_timings"] = photo.get("caption_timings") or {}
-    return result

@@ -10,8 +10,10 @@ result expire from Redis after QUICK_CAPTION_RESULT_TTL seconds.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -52,6 +54,36 @@ class CaptioningUnavailable(ServiceError):
     http_status = 503
 
 
+class CaptioningBusy(ServiceError):
+    """This process already has as many requests waiting for a caption as it allows."""
+    code = "captioning_busy"
+    http_status = 503
+    retry_after = 5  # seconds (the Retry-After header)
+
+
+class WaiterLimit:
+    """At most `limit` requests of this process wait for a caption at the same time.
+
+    A waiting request holds a web thread for up to API_CAPTION_TIMEOUT_S; without a cap a
+    few clients could hold them all, and the website would stop answering.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(max(limit, 1))
+
+    @contextmanager
+    def slot(self):
+        """Hold one waiting slot; CaptioningBusy (503, Retry-After) when none is free."""
+        if self.limit < 1 or not self._slots.acquire(blocking=False):
+            raise CaptioningBusy("Too many captions are being waited for right now; "
+                                 f"try again in {CaptioningBusy.retry_after} seconds.")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
 @dataclass
 class QuickCaption:
     job_id: str
@@ -77,7 +109,8 @@ def enqueue(queue: Queue, owner_id: ObjectId, filename: str, stream: BinaryIO, s
         ttl=QUICK_CAPTION_QUEUED_TTL,
         result_ttl=QUICK_CAPTION_RESULT_TTL,
         failure_ttl=QUICK_CAPTION_RESULT_TTL,
-        at_front=True,  # someone is waiting for this one
+        # Not at the front of the queue: photo jobs are never starved by these. A queue
+        # too long to wait for gives 504 with the job id, which is fetched later.
         meta={"kind": JOB_KIND, "owner_id": str(owner_id)},
         description="caption an image for the API (not stored)",
     )

@@ -1,6 +1,6 @@
 """Sharing: what anyone with the link (no account needed) may see of a public photo.
 
-A photo is shared when its visibility is "public" (services.photo_settings); the owner
+A photo is shared when its visibility is "public" (services.visibility); the owner
 turns that on and off on the photo page or through the API. Everything here filters on
 visibility, not on an owner: the reader is anonymous.
 
@@ -20,8 +20,8 @@ from bson.errors import InvalidId
 from pymongo.database import Database
 
 from .errors import NotFound
-from .photo_settings import PUBLIC
 from .photos import LIST_PROJECTION, StoredImage, display_caption, open_stored_image
+from .visibility import PUBLIC
 
 # Derived images only: they are re-encoded from pixels, so they carry no EXIF metadata.
 PUBLIC_VARIANTS = ("thumbnail", "display")

@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
 from ..extensions import get_db, limiter, login_manager
-from ..forms import ChangePasswordForm, ConfirmForm, DeleteAccountForm, LoginForm, SignupForm
+from ..forms import ChangePasswordForm, ConfirmForm, DeleteAccountForm, LoginForm, SignupForm, show_service_error
+from ..safe_urls import local_redirect_target
 from ..services import accounts
 from ..services.errors import AuthenticationFailed, ServiceError
 
@@ -54,22 +55,6 @@ def _rounds() -> int:
     return current_app.config["BCRYPT_ROUNDS"]
 
 
-def _field_error(form, error: ServiceError) -> None:
-    """Show a service error next to its field (or at the top of the form)."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
-
-
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never redirect to another host after log-in.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("gallery.index")
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     if current_user.is_authenticated:
@@ -80,7 +65,7 @@ def signup():
             doc = accounts.register(get_db(), form.email.data, form.password.data, form.name.data,
                                     rounds=_rounds())
         except ServiceError as error:
-            _field_error(form, error)
+            show_service_error(form, error)
         else:
             login_user(User(doc))
             flash("Welcome! Your account is ready: upload your first photos below.", "success")
@@ -132,7 +117,8 @@ def login():
         except AuthenticationFailed as error:
             return render_login(form, error.message, 401)
         login_user(User(doc))
-        return redirect(_safe_next(request.args.get("next")), 303)
+        # Only same-site paths: never redirect to another host after log-in.
+        return redirect(local_redirect_target(request.args.get("next"), url_for("gallery.index")), 303)
     return render_login(form, status=400 if form.is_submitted() else 200)
 
 
@@ -164,10 +150,11 @@ def change_password():
             doc = accounts.change_password(get_db(), current_user.id, form.current_password.data,
                                            form.new_password.data, rounds=_rounds())
         except ServiceError as error:
-            _field_error(form, error)
+            show_service_error(form, error)
         else:
             login_user(User(doc))  # this session carries the new session version
-            flash("Your password has been changed. Other sessions have been logged out.", "success")
+            flash("Your password has been changed. Other sessions have been logged out and your API keys "
+                  "have been revoked: create new ones for your scripts and apps.", "success")
             return redirect(url_for("auth.account"), 303)
     return render_template("auth/account.html", password_form=form,
                            delete_form=DeleteAccountForm(prefix="del")), 400
@@ -181,7 +168,7 @@ def delete_account():
         try:
             summary = accounts.delete_account(get_db(), current_user.id, form.password.data)
         except ServiceError as error:
-            _field_error(form, error)
+            show_service_error(form, error)
         else:
             logout_user()
             flash(f"Your account and its {summary.photos} photos have been deleted.", "info")

@@ -11,12 +11,16 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from flask_login import current_user, login_required
 
 from ..extensions import get_db, get_queue
-from ..forms import AddToAlbumForm, AlbumForm, CaptionForm, ConfirmForm, UploadForm, VisibilityForm
+from ..forms import (AddToAlbumForm, AlbumForm, CaptionForm, ConfirmForm, UploadForm, VisibilityForm,
+                     show_service_error)
+from ..image_responses import image_response
+from ..safe_urls import local_redirect_target
 from ..services import albums as album_service
 from ..services import captions as caption_service
 from ..services import photo_settings
 from ..services import photos as photo_service
 from ..services.errors import ServiceError
+from ..services.visibility import PUBLIC, VISIBILITIES, visibility_of
 
 bp = Blueprint("gallery", __name__)
 
@@ -42,20 +46,16 @@ def alt_text(photo: dict) -> str:
 
 @bp.app_template_global()
 def is_public(photo: dict) -> bool:
-    return photo_settings.visibility_of(photo) == photo_settings.PUBLIC
+    return visibility_of(photo) == PUBLIC
 
 
 def _page_arg() -> int:
-    page = request.args.get("page", 1, type=int)
-    return page if page and page > 0 else 1
+    return photo_service.clamp_page(request.args.get("page", 1, type=int))
 
 
 def _redirect_back(default: str):
     # Forms post back to the page they were on (same-site paths only).
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return redirect(target, 303)
-    return redirect(default, 303)
+    return redirect(local_redirect_target(request.form.get("next"), default), 303)
 
 
 # -- Dashboard and upload ---------------------------------------------------------
@@ -107,9 +107,9 @@ def photo(photo_id, visibility_form: VisibilityForm | None = None, status: int =
     db = get_db()
     photo = photo_service.get_photo(db, current_user.id, photo_id)
     if visibility_form is None:
-        visibility_form = VisibilityForm(visibility=photo_settings.visibility_of(photo))
-    elif visibility_form.visibility.data not in photo_settings.VISIBILITIES:
-        visibility_form.visibility.data = photo_settings.visibility_of(photo)  # refused: show what is stored
+        visibility_form = VisibilityForm(visibility=visibility_of(photo))
+    elif visibility_form.visibility.data not in VISIBILITIES:
+        visibility_form.visibility.data = visibility_of(photo)  # refused: show what is stored
     all_albums = album_service.list_albums(db, current_user.id, with_counts=False)
     in_albums = album_service.albums_of_photo(db, current_user.id, photo)
     member = {album["_id"] for album in in_albums}
@@ -133,16 +133,7 @@ def photo_status(photo_id):
 @bp.get("/photos/<oid:photo_id>/image/<any(thumbnail, display, original):variant>")
 @login_required
 def photo_image(photo_id, variant):
-    image = photo_service.open_image(get_db(), current_user.id, photo_id, variant)
-    response = current_app.response_class(image.stream, mimetype=image.mime_type, direct_passthrough=True)
-    response.content_length = image.length
-    # Stored files never change (a new upload is a new file id): cache them, privately.
-    response.set_etag(str(image.file_id))
-    response.cache_control.private = True
-    response.cache_control.max_age = 7 * 24 * 3600
-    if image.uploaded_at:
-        response.last_modified = image.uploaded_at
-    return response.make_conditional(request)
+    return image_response(photo_service.open_image(get_db(), current_user.id, photo_id, variant))
 
 
 @bp.post("/photos/<oid:photo_id>/caption")
@@ -163,7 +154,7 @@ def set_visibility(photo_id):
     except ServiceError as error:
         if error.http_status == 404:
             raise
-        form.visibility.errors = [*form.visibility.errors, error.message]
+        show_service_error(form, error)
         return photo(photo_id, visibility_form=form, status=400)
     if is_public(updated):
         flash("The photo is public: anyone with its link can see it.", "success")
@@ -226,7 +217,7 @@ def create_album():
         try:
             album = album_service.create_album(get_db(), current_user.id, form.name.data)
         except ServiceError as error:
-            form.name.errors = [*form.name.errors, error.message]
+            show_service_error(form, error)
         else:
             flash(f"Album “{album['name']}” created.", "success")
             return redirect(url_for("gallery.album", album_id=album["_id"]), 303)
@@ -256,7 +247,7 @@ def rename_album(album_id):
         except ServiceError as error:
             if error.http_status == 404:
                 raise
-            form.name.errors = [*form.name.errors, error.message]
+            show_service_error(form, error)
         else:
             flash("Album renamed.", "success")
             return redirect(url_for("gallery.album", album_id=album_id), 303)

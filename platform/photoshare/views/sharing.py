@@ -7,9 +7,10 @@ gets the very same 404 page as a missing or private photo.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template
 
 from ..extensions import get_db
+from ..image_responses import image_response
 from ..services import sharing
 
 bp = Blueprint("sharing", __name__, url_prefix="/s")
@@ -31,13 +32,5 @@ def photo(photo_id):
 
 @bp.get("/<photo_id>/image/<variant>")
 def photo_image(photo_id, variant):
-    image = sharing.open_public_image(get_db(), photo_id, variant)
-    response = current_app.response_class(image.stream, mimetype=image.mime_type, direct_passthrough=True)
-    response.content_length = image.length
-    response.headers.update(NO_INDEX)
-    response.set_etag(str(image.file_id))
-    response.cache_control.public = True
-    response.cache_control.max_age = SHARED_IMAGE_MAX_AGE
-    if image.uploaded_at:
-        response.last_modified = image.uploaded_at
-    return response.make_conditional(request)
+    return image_response(sharing.open_public_image(get_db(), photo_id, variant),
+                          max_age=SHARED_IMAGE_MAX_AGE, public=True, headers=NO_INDEX)
