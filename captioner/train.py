@@ -203,6 +203,7 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
         plot_history(history, out_dir / "training_curve.png", title=config.name)
     history["training_seconds"] = round(time.time() - started, 1)
     (out_dir / "history.json").write_text(json.dumps(history, indent=2))
+    plot_history(history, out_dir / "training_curve.png", title=config.name)
     checkpoint.update_meta(out_dir, training_seconds_total=history["training_seconds"])
     return history
 
