@@ -65,12 +65,6 @@ class CaptionResult:
 RECURRENT_STATE = ("h", "c")
 
 
-def _gather_state(state: dict, rows: np.ndarray) -> dict:
-    import tensorflow as tf
-
-    return {k: tf.gather(v, rows) for k, v in state.items()}
-
-
 def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_width: int = DEFAULT_BEAM_WIDTH,
                 max_len: int | None = None, length_penalty: float = DEFAULT_LENGTH_PENALTY) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per image, up to `beam_width` hypotheses, best first.
@@ -83,7 +77,7 @@ def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_wi
     n, k = len(features), beam_width
     max_len = max_len or model.config.max_len + 1
     state = model.initial_state(tf.constant(features))
-    state = _gather_state(state, np.repeat(np.arange(n), k))           # rows: image-major, k beams each
+    state = {key: tf.gather(value, np.repeat(np.arange(n), k)) for key, value in state.items()}  # k rows an image
     rows = np.arange(n * k)                                              # which row each beam continues
     words = np.full(n * k, vocab.start_id, dtype=np.int32)
     scores = np.full((n, k), -np.inf, dtype=np.float64)
