@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -137,16 +138,16 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
             average.assign(decay * average + (1.0 - decay) * variable)
         return loss
 
-    class averaged_weights:
+    @contextmanager
+    def averaged_weights():
         """Within the block the model holds the averaged weights; the training weights come back after."""
-
-        def __enter__(self):
-            self.saved = [v.numpy() for v in model.trainable_variables]
-            for variable, average in zip(model.trainable_variables, averaged):
-                variable.assign(average)
-
-        def __exit__(self, *exc):
-            for variable, value in zip(model.trainable_variables, self.saved):
+        saved = [v.numpy() for v in model.trainable_variables]
+        for variable, average in zip(model.trainable_variables, averaged):
+            variable.assign(average)
+        try:
+            yield
+        finally:
+            for variable, value in zip(model.trainable_variables, saved):
                 variable.assign(value)
 
     step_fn = make_step_fn(model)
