@@ -9,7 +9,7 @@ __all__ = ["Captioner", "CaptionError", "CaptionResult", "DEFAULT_MODEL_DIR"]
 
 def __getattr__(name):
     if name in ("Captioner", "CaptionError", "CaptionResult"):
-        from captioner import sample
+        from captioner import inference
 
-        return getattr(sample, name)
+        return getattr(inference, name)
     raise AttributeError(name)

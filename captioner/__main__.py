@@ -40,7 +40,7 @@ def _train(args) -> int:
 
 
 def _caption(args) -> int:
-    from captioner.sample import Captioner, CaptionError
+    from captioner.inference import Captioner, CaptionError
 
     captioner = Captioner.load(args.model, beam_width=args.beam)
     status = 0

@@ -42,7 +42,7 @@ def evaluate(model_dir: str | Path, data: str | Path, split: str = "test", beam_
     from captioner import features as feature_cache
     from captioner.data import load_flickr8k
     from captioner.preprocess import encoder_input
-    from captioner.sample import Captioner
+    from captioner.inference import Captioner
 
     dataset = load_flickr8k(data)
     captioner = Captioner.load(model_dir, eager=False, length_penalty=length_penalty)

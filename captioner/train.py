@@ -91,6 +91,16 @@ def corpus_bleu4(hypotheses: list[list[str]], references: list[list[list[str]]])
     return float(score[3])
 
 
+def _portable_path(path: str | Path) -> str:
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
 def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str | Path, log=print) -> dict:
     """Train; keep the best (dev BLEU-4) checkpoint in out_dir. Returns the history."""
     import keras
@@ -99,7 +109,7 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
 
     from captioner import checkpoint
     from captioner.model import ModelConfig, build_decoder
-    from captioner.sample import beam_search, make_step_fn
+    from captioner.inference import beam_search, make_step_fn
 
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -165,7 +175,11 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
     steps = config.steps_per_epoch or max(1, rows // config.batch_size)
     history = {"epoch": [], "train_loss": [], "dev_bleu4": [], "lr": [], "seconds": []}
     best, stale, started = -1.0, 0, time.time()
-    meta = {"name": config.name, "train": asdict(config)}
+    # The checkpoint records where it was trained relative to the working folder, never a
+    # machine path (a model directory is copied between machines and committed).
+    recorded = asdict(config)
+    recorded["out"] = _portable_path(config.out)
+    meta = {"name": config.name, "train": recorded}
     for epoch in range(1, config.epochs + 1):
         order = rng.permutation(rows)
         losses = []

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Mapping
 
-# /work/main (the folder holding platform/, templates/, static/, worker.py)
+# The project folder: the one holding platform/, templates/, static/ and worker.py.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -8,7 +8,7 @@ import pytest
 
 from captioner import checkpoint
 from captioner.data import Vocabulary, clean_caption, load_flickr8k
-from captioner.sample import CaptionError, CaptionResult, Captioner
+from captioner.inference import CaptionError, CaptionResult, Captioner
 from captioner.testing import tiny_checkpoint
 from tests.images import FLICKR8K, encode, gradient_image, photo_bytes
 
