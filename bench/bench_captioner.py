@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from captioner import DEFAULT_MODEL_DIR  # noqa: E402
 from captioner.data import load_flickr8k  # noqa: E402
 from captioner.preprocess import encoder_input  # noqa: E402
-from captioner.sample import Captioner  # noqa: E402
+from captioner.inference import Captioner  # noqa: E402
 
 
 def main() -> int:
