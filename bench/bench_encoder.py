@@ -1,0 +1,257 @@
+"""Encoder runtimes (fp32 / bf16 / int8) measured in one run, interleaved, plus their caption quality.
+
+    .venv/bin/python bench/bench_encoder.py                 # speed: ~10 min on 2 busy cores
+    .venv/bin/python bench/bench_encoder.py --quality       # + Flickr8k test BLEU-4 / CIDEr per runtime
+                                                            #   (1,000 photos each; resumes where it stopped)
+
+Speed: photos/s of each bare encoder runtime on preprocessed batches of 1 and 8, and of
+`Captioner.caption` (JPEG decode + preprocess + encoder + beam 3) on the same photos, as a ratio to
+its own encoder. Rounds are interleaved (each round runs every runtime, in a rotated order), so
+load from other processes on the machine falls on all runtimes alike; medians are reported.
+Quality: the full captioner (shipped decoder, beam 3) on the test split with each runtime;
+captions are appended to runs/encoder_quality/<runtime>.jsonl, so an interrupted run resumes.
+
+Writes bench/results/encoder.json, encoder.md and encoder.png; the default runtime is the fastest
+(batch 8) whose test BLEU-4 is at most 0.005 below fp32's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from captioner import DEFAULT_MODEL_DIR  # noqa: E402
+from captioner.encoder_runtime import DEFAULT_RUNTIME, RUNTIMES, load_runtime  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+QUALITY_DIR = ROOT / "runs" / "encoder_quality"
+MAX_BLEU4_DROP = 0.005
+BATCHES = (1, 8)
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def timed_rate(fn, items: list, batch: int) -> float:
+    """Photos/s of fn over `items` in chunks of `batch`."""
+    start = time.perf_counter()
+    for begin in range(0, len(items), batch):
+        fn(items[begin: begin + batch])
+    return len(items) / (time.perf_counter() - start)
+
+
+def measure_speed(model_dir: Path, photos: list[bytes], runtimes: tuple[str, ...], rounds: int, log) -> dict:
+    from captioner.inference import Captioner
+    from captioner.preprocess import encoder_input
+
+    arrays = np.stack([encoder_input(p) for p in photos])
+    encoders = {name: load_runtime(name) for name in runtimes}
+    captioners = {name: Captioner.load(model_dir, encoder=encoders[name]) for name in runtimes}
+    for name in runtimes:  # warm-up: graph tracing, session arenas, first-call allocations
+        for batch in BATCHES:
+            encoders[name](arrays[:batch])
+            captioners[name].caption(photos[:batch], batch_size=batch)
+    samples = {(name, part, batch): [] for name in runtimes for part in ("encoder", "caption") for batch in BATCHES}
+    for round_index in range(rounds):
+        order = runtimes[round_index % len(runtimes):] + runtimes[: round_index % len(runtimes)]
+        for name in order:
+            for batch in BATCHES:
+                rate = timed_rate(lambda chunk: encoders[name](np.stack(chunk)), list(arrays), batch)
+                samples[(name, "encoder", batch)].append(rate)
+                rate = timed_rate(lambda chunk: captioners[name].caption(chunk, batch_size=batch), photos, batch)
+                samples[(name, "caption", batch)].append(rate)
+        log(f"round {round_index + 1}/{rounds} done, load average {load_average()}")
+    speed = {}
+    for name in runtimes:
+        row = {}
+        for batch in BATCHES:
+            encoder_rate = statistics.median(samples[(name, "encoder", batch)])
+            caption_rate = statistics.median(samples[(name, "caption", batch)])
+            row[f"encoder_b{batch}"] = round(encoder_rate, 3)
+            row[f"caption_b{batch}"] = round(caption_rate, 3)
+            row[f"caption_to_encoder_b{batch}"] = round(caption_rate / encoder_rate, 3)
+            row[f"encoder_b{batch}_rounds"] = [round(x, 3) for x in samples[(name, "encoder", batch)]]
+        speed[name] = row
+    for name in runtimes:
+        for batch in BATCHES:
+            speed[name][f"encoder_b{batch}_vs_fp32"] = round(
+                speed[name][f"encoder_b{batch}"] / speed["fp32"][f"encoder_b{batch}"], 3) if "fp32" in speed else None
+    return speed
+
+
+def caption_split(model_dir: Path, data: Path, runtime: str, limit: int | None, log) -> dict:
+    """Beam-3 captions of the test split with `runtime`, resumable, then the coco metrics."""
+    from captioner.data import load_flickr8k
+    from captioner.evaluate import coco_metrics
+    from captioner.inference import Captioner
+    from captioner.preprocess import encoder_input
+
+    dataset = load_flickr8k(data)
+    names = dataset.split("test")[:limit]
+    QUALITY_DIR.mkdir(parents=True, exist_ok=True)
+    out = QUALITY_DIR / f"{runtime}.jsonl"
+    done = {}
+    if out.exists():
+        for line in out.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by an interruption: captioned again below
+            done[row["image"]] = row["caption"]
+    todo = [n for n in names if n not in done]
+    if todo:
+        captioner = Captioner.load(model_dir, encoder_runtime=runtime)
+        started = time.perf_counter()
+        with open(out, "a") as handle:
+            for begin in range(0, len(todo), 8):
+                chunk = todo[begin: begin + 8]
+                features = captioner.encode(np.stack([encoder_input(dataset.image_path(n)) for n in chunk]))
+                for name, hyps in zip(chunk, captioner.caption_features(features)):
+                    done[name] = " ".join(hyps[0].words)
+                    handle.write(json.dumps({"image": name, "caption": done[name]}) + "\n")
+                handle.flush()
+                if begin % 200 == 0:
+                    log(f"{runtime}: {len(done)}/{len(names)} captioned")
+        log(f"{runtime}: {len(todo)} photos in {time.perf_counter() - started:.0f} s")
+    metrics = coco_metrics({n: dataset.captions[n] for n in names}, {n: done[n] for n in names}, meteor=False)
+    return {"images": len(names), "BLEU-4": metrics["BLEU-4"], "CIDEr": metrics["CIDEr"], "metrics": metrics}
+
+
+def choose_default(speed: dict, quality: dict) -> str | None:
+    if "fp32" not in quality:
+        return None
+    floor = quality["fp32"]["BLEU-4"] - MAX_BLEU4_DROP
+    eligible = [name for name in quality if quality[name]["BLEU-4"] >= floor and name in speed]
+    return max(eligible, key=lambda name: speed[name]["encoder_b8"]) if eligible else None
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    speed, quality = report["speed"], report.get("quality", {})
+    lines = [
+        f"# Encoder runtimes ({report['cores']} CPU cores, {report['cpu']})", "",
+        f"One run, {report['rounds']} interleaved rounds over {report['photos']} Flickr8k test photos; medians. "
+        f"Load average {report['load_average_start']} at the start, {report['load_average_end']} at the end "
+        "(the machine was shared with training jobs: compare ratios, not absolute numbers).", "",
+        "| Runtime | Encoder b1 (photos/s) | Encoder b8 | b8 vs fp32 | Caption b1 | Caption b8 | "
+        "Caption/encoder b1 | Caption/encoder b8 | Test BLEU-4 | Test CIDEr-D |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in speed.items():
+        q = quality.get(name, {})
+        mark = " **(default)**" if name == report.get("default") else ""
+        lines.append(
+            f"| {name}{mark} | {row['encoder_b1']:.2f} | {row['encoder_b8']:.2f} | {row['encoder_b8_vs_fp32']:.2f}× | "
+            f"{row['caption_b1']:.2f} | {row['caption_b8']:.2f} | {row['caption_to_encoder_b1']:.2f} | "
+            f"{row['caption_to_encoder_b8']:.2f} | {q.get('BLEU-4', '–')} | {q.get('CIDEr', '–')} |")
+    if quality:
+        lines += ["", f"Quality: Flickr8k test ({next(iter(quality.values()))['images']} photos), shipped decoder, "
+                  "beam 3, BLEU-4 and CIDEr-D from pycocoevalcap. Default = fastest runtime (encoder, batch 8) "
+                  f"whose BLEU-4 is at most {MAX_BLEU4_DROP} below fp32: **{report.get('default')}**."]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_chart(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    speed = report["speed"]
+    names = list(speed)
+    bars = [("encoder_b1", "encoder, batch 1"), ("encoder_b8", "encoder, batch 8"),
+            ("caption_b1", "Captioner.caption, batch 1"), ("caption_b8", "Captioner.caption, batch 8")]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / len(bars)
+    for i, (key, label) in enumerate(bars):
+        values = [speed[n][key] for n in names]
+        ax.bar(np.arange(len(names)) + (i - (len(bars) - 1) / 2) * width, values, width, label=label)
+    ax.set_xticks(np.arange(len(names)), [n + (" (default)" if n == report.get("default") else "") for n in names])
+    ax.set_ylabel("photos/s (median of interleaved rounds)")
+    ax.set_title(f"VGG16 encoder runtimes, {report['cores']} shared CPU cores, one run")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "flickr8k"))
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES))
+    parser.add_argument("--photos", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quality", action="store_true", help="also caption the test split with each runtime")
+    parser.add_argument("--quality-only", action="store_true", help="only the quality part; keep the speed figures")
+    parser.add_argument("--limit", type=int, default=None, help="test photos for --quality (default: all 1,000)")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    runtimes = tuple(name.strip() for name in args.runtimes.split(",") if name.strip())
+    unknown = [name for name in runtimes if name not in RUNTIMES]
+    if unknown or "fp32" not in runtimes:
+        parser.error(f"--runtimes must include fp32 and only names from {RUNTIMES}, got {runtimes}")
+    data = Path(args.data)
+    if not (data / "Images").is_dir():
+        parser.error(f"Flickr8k not found at {data} (pass --data)")
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_path = out_dir / "encoder.json"
+    previous = json.loads(report_path.read_text()) if report_path.exists() else {}
+
+    if args.quality_only:
+        report = previous  # keeps the speed figures of an earlier run, if any
+    else:
+        from captioner.data import load_flickr8k
+
+        dataset = load_flickr8k(data)
+        photos = [dataset.image_path(n).read_bytes() for n in dataset.split("test")[: args.photos]]
+        report = {"cores": os.cpu_count(), "cpu": cpu_name(), "photos": len(photos), "rounds": args.rounds,
+                  "load_average_start": load_average(), "model_dir": Path(args.model).name}
+        report["speed"] = measure_speed(Path(args.model), photos, runtimes, args.rounds, log)
+        report["load_average_end"] = load_average()
+        report["quality"] = previous.get("quality", {})
+    if args.quality or args.quality_only:
+        for name in runtimes:
+            report.setdefault("quality", {})[name] = caption_split(Path(args.model), data, name, args.limit, log)
+    report["default"] = choose_default(report.get("speed", {}), report.get("quality", {}))
+    report["default_in_code"] = DEFAULT_RUNTIME
+    report_path.write_text(json.dumps(report, indent=1) + "\n")
+    if "speed" not in report:
+        print(json.dumps(report, indent=1))
+        return 0
+    write_markdown(report, out_dir / "encoder.md")
+    write_chart(report, out_dir / "encoder.png")
+    print((out_dir / "encoder.md").read_text())
+    return 0
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                flags = next((f for f in Path("/proc/cpuinfo").read_text().splitlines() if f.startswith("flags")), "")
+                extras = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if f" {f}" in flags]
+                return f"{name}; {' '.join(extras)}"
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
