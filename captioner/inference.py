@@ -16,6 +16,7 @@ import numpy as np
 
 from captioner import checkpoint
 from captioner.data import Vocabulary
+from captioner.encoder_runtime import as_runtime, check_runtime_name, load_runtime
 from captioner.paths import DEFAULT_MODEL_DIR
 from captioner.preprocess import ImageDecodeError, encoder_input
 
@@ -156,7 +157,8 @@ def make_step_fn(model):
 
 class Captioner:
     def __init__(self, model, vocab: Vocabulary, meta: dict, version: str, encoder=None,
-                 beam_width: int = DEFAULT_BEAM_WIDTH, length_penalty: float | None = None):
+                 beam_width: int = DEFAULT_BEAM_WIDTH, length_penalty: float | None = None,
+                 encoder_runtime: str | None = None):
         self.model = model
         self.vocab = vocab
         self.meta = meta
@@ -165,14 +167,18 @@ class Captioner:
         decoding = meta.get("decoding", {})
         self.length_penalty = length_penalty if length_penalty is not None else decoding.get(
             "length_penalty", DEFAULT_LENGTH_PENALTY)
-        self._encoder = encoder
+        # Checked now, so a misconfigured name fails at start-up rather than at the first photo.
+        self.encoder_runtime = check_runtime_name(encoder_runtime) if encoder is None else getattr(
+            encoder, "name", "custom")
+        self._encoder = None if encoder is None else as_runtime(encoder)
         self._step = make_step_fn(model)
-        self._encode = None
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL_DIR, encoder=None, eager: bool = True, **kwargs) -> "Captioner":
         """Load a checkpoint; `eager` also loads the VGG16 encoder now (a worker wants that at
-        start-up), otherwise on first use (evaluation on cached features never needs it)."""
+        start-up), otherwise on first use (evaluation on cached features never needs it).
+        `encoder_runtime="fp32"|"bf16"|"int8"` picks the encoder (None: `DEFAULT_RUNTIME`);
+        `encoder` (a runtime or a Keras model) overrides it."""
         model, vocab, meta = checkpoint.load(path)
         version = f"{meta.get('name', Path(path).name)}@{checkpoint.weights_digest(path)[:12]}"
         captioner = cls(model, vocab, meta, version, encoder=encoder, **kwargs)
@@ -182,18 +188,14 @@ class Captioner:
 
     @property
     def encoder(self):
+        """The encoder runtime (`captioner.encoder_runtime`), loaded on first use."""
         if self._encoder is None:
-            from captioner.encoder import load_encoder
-
-            self._encoder = load_encoder(self.model.config.feature_layer)
+            self._encoder = load_runtime(self.encoder_runtime, self.model.config.feature_layer)
         return self._encoder
 
     def encode(self, batch: np.ndarray) -> np.ndarray:
-        import tensorflow as tf
-
-        if self._encode is None:
-            self._encode = tf.function(lambda x: self.encoder(x, training=False), reduce_retracing=True)
-        return self._encode(tf.constant(batch)).numpy()
+        """(N, 224, 224, 3) arrays from `encoder_input` -> float32 feature maps (N, H, W, C)."""
+        return self.encoder(batch)
 
     def caption_features(self, features: np.ndarray, beam_width: int | None = None) -> list[list[Hypothesis]]:
         return beam_search(self.model, self._step, np.asarray(features, dtype=np.float32), self.vocab,
