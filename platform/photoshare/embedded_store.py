@@ -26,9 +26,13 @@ from pathlib import Path
 READY_PREFIX = "READY "
 
 
-async def serve(path: str, host: str, port: int) -> None:
+async def serve(path: str, host: str, port: int, patches: bool = True) -> None:
     # Imported here so that `--help` and the launcher helpers stay cheap.
     from mongoeco.engines.sqlite import SQLiteEngine
+    if patches:
+        # Only inside this process: see embedded_store_patches (and docs/STORAGE.md).
+        from .embedded_store_patches import apply_patches
+        apply_patches()
     from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -57,12 +61,15 @@ def start_process(
     port: int | None = None,
     host: str = "127.0.0.1",
     timeout: float = 30.0,
+    patches: bool = True,
 ) -> tuple[subprocess.Popen, str]:
-    """Start the store as a child process; return (process, mongo_uri) once ready."""
+    """Start the store as a child process; return (process, mongo_uri) once ready.
+    `patches=False` runs mongoeco as released (for measuring what the patches change)."""
     port = port or free_port(host)
     process = subprocess.Popen(
         [sys.executable, "-m", "photoshare.embedded_store",
-         "--path", str(path), "--host", host, "--port", str(port)],
+         "--path", str(path), "--host", host, "--port", str(port),
+         *([] if patches else ["--no-patches"])],
         stdout=subprocess.PIPE,
         # Own process group: a terminal's Ctrl-C reaches only the supervisor, which
         # stops the store last, after the processes that use it.
@@ -111,8 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", default="var/store.sqlite", help="SQLite file")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=27018)
+    parser.add_argument("--no-patches", dest="patches", action="store_false",
+                        help="run mongoeco without photoshare's performance patches")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.path, args.host, args.port))
+    asyncio.run(serve(args.path, args.host, args.port, patches=args.patches))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,268 @@
+"""Index-served reads for mongoeco 4.11.0's SQLite engine, inside the embedded store
+process only (installed by embedded_store_patches; reasons in docs/STORAGE.md).
+
+mongoeco keeps a physical SQLite index (`scalar_index_entries`, `multikey_entries`:
+collection, index, type, value, storage key) for every single-field index, but its
+planner uses it only for a lone equality or range without sort. Anything else, e.g.
+"this owner's photos, newest first, 24 of them", parses every document of the
+collection in SQL, or decodes every one in Python, after "feature probes" that scan
+the collection again and are forgotten at every write. These paths answer three
+shapes from the index instead, and give up (returning None: mongoeco's own path runs)
+whenever exactness is not certain:
+
+1. find(filter, sort=[("_id", ±1)]) where the filter is, or is an $and containing,
+   an equality `{field: value}` on a top-level field with a plain single-field index
+   and a string or ObjectId value. Candidates come from the index, in storage-key
+   order, which is `_id` order when every candidate `_id` is an ObjectId (checked,
+   in the index only); each is decoded and matched against the whole filter by
+   mongoeco's own matcher, and reading stops once skip + limit documents matched.
+2. count(filter) for a filter that is exactly such an equality: counted in the index.
+3. The one document an update or findAndModify may touch when its filter is an
+   $and containing `_id: <ObjectId or string>`: read by storage key, then matched
+   by mongoeco's matcher (the `_id` is unique, so no other document can match).
+
+The candidates are complete: a document whose field equals the value has a scalar
+index entry; one whose field is an array holding it has a multikey entry, which
+mongoeco keeps only for indexes flagged multikey, so for other indexes we require
+that every document of the collection has a scalar entry (an array has none).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC
+
+# How often each path answered (and when it gave the query back to mongoeco), for tests.
+usage: Counter = Counter()
+
+_OBJECT_ID_KEY = re.compile(r"\(<class '[\w.]+ObjectId'>, ObjectId\('[0-9a-f]{24}'\)\)")
+
+
+def _plain_equalities(plan, *, EqualsCondition, AndCondition) -> list:
+    """The top-level equality clauses of a plan (itself one, or an $and of clauses)."""
+    clauses = plan.clauses if isinstance(plan, AndCondition) else (plan,)
+    return [c for c in clauses if isinstance(c, EqualsCondition) and "." not in c.field
+            and not c.null_matches_undefined]
+
+
+def _usable_index(engine, db_name, coll_name, field):
+    for index in engine._load_indexes(db_name, coll_name):
+        if (index["fields"] == [field] and engine._supports_scalar_index(index)
+                and index.get("scalar_physical_name") and not index.get("unique")
+                and not index.get("sparse") and not index.get("hidden")
+                and index.get("partial_filter_expression") is None and index.get("collation") is None):
+            return index
+    return None
+
+
+class _Candidates:
+    """The storage keys an equality can match, from the physical index tables."""
+
+    def __init__(self, engine, conn, db_name, coll_name, clause):
+        from mongoeco.types import ObjectId
+
+        self.ok = False
+        if not isinstance(clause.value, (str, ObjectId)) or isinstance(clause.value, bool):
+            return
+        index = _usable_index(engine, db_name, coll_name, clause.field)
+        collection_id = engine._lookup_collection_id(conn, db_name, coll_name)
+        if index is None or collection_id is None:
+            return
+        signatures = engine._multikey_signatures_for_query_value(clause.value)
+        if len(signatures) != 1:
+            return
+        element_type, element_key = signatures[0]
+        score = engine._multikey_type_score(element_type)
+        name = str(index["name"])
+        scalar = (f"SELECT storage_key FROM scalar_index_entries INDEXED BY "
+                  f"{engine._quote_identifier(str(index['scalar_physical_name']))} "
+                  "WHERE collection_id = ? AND index_name = ? AND type_score = ? AND element_key = ?")
+        params = [collection_id, name, score, element_key]
+        if index.get("multikey") and index.get("multikey_physical_name"):
+            multikey = (f"SELECT storage_key FROM multikey_entries INDEXED BY "
+                        f"{engine._quote_identifier(str(index['multikey_physical_name']))} "
+                        "WHERE collection_id = ? AND index_name = ? AND type_score = ? AND element_key = ?")
+            self.sql = f"{scalar} UNION {multikey}"  # UNION: a key once, even if in both
+            params += params
+        else:
+            # No multikey entries are kept: only sound if no document holds an array
+            # (or nothing) there, i.e. every document has its one scalar entry.
+            entries = conn.execute("SELECT COUNT(*) FROM scalar_index_entries WHERE collection_id = ? "
+                                   "AND index_name = ?", (collection_id, name)).fetchone()[0]
+            documents = conn.execute("SELECT COUNT(*) FROM documents WHERE db_name = ? AND coll_name = ?",
+                                     (db_name, coll_name)).fetchone()[0]
+            if entries != documents:
+                return
+            self.sql = scalar
+        self.params = tuple(params)
+        self.ok = True
+
+    def count(self, conn) -> int:
+        return conn.execute(f"SELECT COUNT(*) FROM ({self.sql})", self.params).fetchone()[0]
+
+    def ordered_keys(self, conn, order: str) -> list[str]:
+        return [key for (key,) in conn.execute(
+            f"SELECT storage_key FROM ({self.sql}) ORDER BY storage_key {order}", self.params)]
+
+
+def _object_id_key_shape(keys: list[str]) -> tuple[str, int] | None:
+    """(prefix, length) shared by all these storage keys if each is an ObjectId key of
+    one class (so their string order is their `_id` order), else None."""
+    if not keys:
+        return "", 0
+    first = keys[0]
+    if not _OBJECT_ID_KEY.fullmatch(first):
+        return None
+    prefix = first[: first.index("ObjectId('")]
+    if all(len(key) == len(first) and key.startswith(prefix) for key in keys):
+        return prefix, len(first)
+    return None
+
+
+def _best_candidates(engine, conn, db_name, coll_name, equalities):
+    """Of the filter's usable equalities, the one with the fewest candidates."""
+    best, best_count = None, None
+    for clause in equalities:
+        candidates = _Candidates(engine, conn, db_name, coll_name, clause)
+        if not candidates.ok:
+            continue
+        count = candidates.count(conn)
+        if best is None or count < best_count:
+            best, best_count = candidates, count
+    return best
+
+
+BATCH = 64  # documents read per statement while streaming a page
+
+
+def _documents_by_keys(engine, reader, keys: list[str]):
+    """The documents of `keys`, in that order, read a batch at a time on the reader's
+    connection (each batch runs inside one fetch, under mongoeco's own guard). A
+    document deleted since its key was read is skipped, as a later batch of a
+    MongoDB cursor would."""
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start:start + BATCH]
+        conn = engine._require_connection(reader.context)
+        placeholders = ", ".join("?" for _ in batch)
+        payloads = dict(conn.execute(
+            f"SELECT storage_key, document FROM documents WHERE db_name = ? AND coll_name = ? "
+            f"AND storage_key IN ({placeholders})", (reader.db_name, reader.coll_name, *batch)))
+        for key in batch:
+            if key in payloads:
+                yield engine._deserialize_document(payloads[key])
+
+
+def _within_id_bounds(engine, keys: list[str], shape, clauses) -> list[str]:
+    """Drop the keys an `_id` range of the filter excludes (a page after a cursor), so
+    they are not even read; the filter still checks every document read."""
+    from mongoeco.core.query_plan import (GreaterThanCondition, GreaterThanOrEqualCondition, LessThanCondition,
+                                          LessThanOrEqualCondition)
+    from mongoeco.types import ObjectId
+
+    prefix, length = shape
+    kept = keys
+    for clause in clauses:
+        if getattr(clause, "field", None) != "_id" or not isinstance(getattr(clause, "value", None), ObjectId):
+            continue
+        bound = engine._storage_key(clause.value)
+        if len(bound) != length or not bound.startswith(prefix):
+            continue
+        if isinstance(clause, LessThanCondition):
+            kept = [key for key in kept if key < bound]
+        elif isinstance(clause, LessThanOrEqualCondition):
+            kept = [key for key in kept if key <= bound]
+        elif isinstance(clause, GreaterThanCondition):
+            kept = [key for key in kept if key > bound]
+        elif isinstance(clause, GreaterThanOrEqualCondition):
+            kept = [key for key in kept if key >= bound]
+    return kept
+
+
+def install(engine_class) -> None:
+    from mongoeco.core.query_plan import AndCondition, EqualsCondition
+    from mongoeco.engines._sqlite_connection import sqlite_read_scope
+    from mongoeco.engines.semantic_core import compile_find_semantics, iter_filtered_documents
+
+    def equalities(plan):
+        return _plain_equalities(plan, EqualsCondition=EqualsCondition, AndCondition=AndCondition)
+
+    def clauses_of(plan):
+        return plan.clauses if isinstance(plan, AndCondition) else (plan,)
+
+    original_open = engine_class._open_scan_documents_sync
+
+    def open_scan_documents(self, reader):
+        semantics = reader.semantics
+        sort = semantics.sort
+        if (semantics.text_query is not None or semantics.collation is not None or semantics.hint is not None
+                or not sort or len(sort) != 1 or sort[0][0] != "_id" or sort[0][1] not in (1, -1)
+                or self._is_profile_namespace(reader.coll_name)):
+            return original_open(self, reader)
+        clauses = equalities(semantics.query_plan)
+        if not clauses:
+            return original_open(self, reader)
+        conn = self._require_connection(reader.context)
+        candidates = _best_candidates(self, conn, reader.db_name, reader.coll_name, clauses)
+        keys = candidates.ordered_keys(conn, "DESC" if sort[0][1] == -1 else "ASC") if candidates else []
+        shape = _object_id_key_shape(keys) if candidates else None
+        if shape is None:
+            usage["indexed_find_declined"] += 1
+            return original_open(self, reader)
+        keys = _within_id_bounds(self, keys, shape, clauses_of(semantics.query_plan))
+        # Already in sort order: mongoeco's own filter, skip, limit and projection,
+        # streamed, so reading stops at the limit.
+        source = _documents_by_keys(self, reader, keys)
+        usage["indexed_find"] += 1
+        return self._finalize_scan_source(source, replace(semantics, sort=None, compiled_query=None))
+
+    engine_class._open_scan_documents_sync = open_scan_documents
+
+    original_count = engine_class._count_matching_documents_sync
+
+    def count_matching_documents(self, db_name, coll_name, semantics, context):
+        plan = semantics.query_plan
+        if (isinstance(plan, EqualsCondition) and semantics.skip == 0 and semantics.limit is None
+                and semantics.hint is None and semantics.collation is None and semantics.text_query is None):
+            clauses = equalities(plan)
+            if clauses:
+                self._ensure_session_can_use_engine(context)
+                with self._lock:
+                    conn = self._require_connection(context)
+                    with self._bind_connection(conn):
+                        # As mongoeco's count: expired TTL documents go first.
+                        self._purge_expired_documents_sync(conn, db_name, coll_name, context=context,
+                                                           now=semantics.variables.now.replace(tzinfo=UTC))
+                        with sqlite_read_scope(conn):
+                            candidates = _Candidates(self, conn, db_name, coll_name, clauses[0])
+                            if candidates.ok:
+                                usage["indexed_count"] += 1
+                                return candidates.count(conn)
+                usage["indexed_count_declined"] += 1
+        return original_count(self, db_name, coll_name, semantics, context)
+
+    engine_class._count_matching_documents_sync = count_matching_documents
+
+    original_select_first = engine_class._select_first_document_for_plan
+
+    def select_first_document_for_plan(self, db_name, coll_name, plan, *, hint=None, context=None):
+        from mongoeco.types import ObjectId
+
+        if hint is None and isinstance(plan, AndCondition):
+            by_id = [c for c in equalities(plan) if c.field == "_id" and isinstance(c.value, (ObjectId, str))]
+            if by_id:
+                conn = self._require_connection(context)
+                row = conn.execute(
+                    "SELECT storage_key, document FROM documents WHERE db_name = ? AND coll_name = ? "
+                    "AND storage_key = ?", (db_name, coll_name, self._storage_key(by_id[0].value))).fetchone()
+                usage["select_by_id"] += 1
+                if row is None:
+                    return None
+                document = self._deserialize_document(row[1])
+                matched = next(iter(iter_filtered_documents([document], compile_find_semantics({}, plan=plan,
+                                                                                                 limit=1))), None)
+                return (row[0], document) if matched is not None else None
+        return original_select_first(self, db_name, coll_name, plan, hint=hint, context=context)
+
+    engine_class._select_first_document_for_plan = select_first_document_for_plan
