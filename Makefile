@@ -21,6 +21,7 @@ run: setup
 	$(PY) -m photoshare.devserver
 
 test: setup
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup

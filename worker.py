@@ -1,8 +1,8 @@
-"""The captioning worker: `python worker.py` (see photoshare/jobs.py; --help for options)."""
+"""The captioning worker: `python worker.py` (see photoshare/worker/; --help for options)."""
 
 import sys
 
-from photoshare.jobs import main
+from photoshare.worker.process import main
 
 if __name__ == "__main__":
     sys.exit(main())

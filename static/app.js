@@ -28,7 +28,7 @@
       setText(root, "caption", "No caption.");
     }
     if (state.ai_caption) { setText(root, "ai-caption", state.ai_caption); }
-    setText(root, "error", state.caption_status === "failed" ? (state.error || "Captioning failed.") : "");
+    setText(root, "error", state.caption_status === "failed" ? (state.caption_error || "Captioning failed.") : "");
     var again = root.querySelector('[data-role="recaption"]');
     if (again) { again.disabled = !!IN_PROGRESS[state.caption_status]; }
   }

@@ -9,28 +9,11 @@ The code lives in platform/photoshare; `platform` itself is never an import name
 
 from __future__ import annotations
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import BaseConverter, ValidationError
 
 from .config import PROJECT_ROOT, load_or_create_secret_key, load_settings
-
-
-class ObjectIdConverter(BaseConverter):
-    """`<oid:photo_id>`: a 24-hex-digit id; anything else does not match (404)."""
-
-    regex = r"[0-9a-fA-F]{24}"
-
-    def to_python(self, value: str) -> ObjectId:
-        try:
-            return ObjectId(value)
-        except InvalidId:
-            raise ValidationError() from None
-
-    def to_url(self, value) -> str:
-        return str(value)
+from .routing import ObjectIdConverter
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -71,7 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import cli, errors, request_limits, security_headers
     from .extensions import backends, csrf, limiter, login_manager
-    from .views import auth, gallery, health, sharing
+    from .views import api_keys, auth, gallery, health, sharing
 
     request_limits.init_app(app)  # first: the hooks below may read the body
     state = backends.init_app(app)
@@ -87,8 +70,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     # Public share pages /s/<photo_id>: no login, public photos only.
     app.register_blueprint(sharing.bp)
+    # Pages to manage API keys: /account/api-keys.
+    app.register_blueprint(api_keys.bp)
 
-    # REST API /api/v1, its docs page /api/docs and the API-key pages /account/api-keys.
+    # REST API /api/v1 and its docs page /api/docs.
     from . import api
 
     api.init_app(app)

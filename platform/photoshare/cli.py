@@ -27,6 +27,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db_command():
         """Create the MongoDB indexes (also done at every start-up)."""
-        from . import store
-        store.ensure_indexes(get_db())
+        from . import repositories
+        repositories.ensure_indexes(get_db())
         click.echo("Indexes are in place.")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import PROJECT_ROOT, load_settings
 from .embedded_store import start_process as start_store
-from .jobs import MISSING_MODEL_HELP, model_path
+from .worker.model import MISSING_MODEL_HELP, model_path
 from .local_redis import redis_answers, start_redis_server
 
 # Data of `make run` (store, private Redis); PHOTOSHARE_VAR moves it (tests use a temp dir).

@@ -1,8 +1,10 @@
-"""Error handling: every failure becomes a clear page (or JSON), never a bare 500.
+"""Error handling: every failure becomes a clear page or JSON answer, never a bare 500.
 
-HTML pages render templates/error.html; requests that want JSON (the status endpoint,
-/healthz, /api/..., or an Accept header preferring JSON) get
-`{"error": {"code": ..., "message": ...}}` with the same status code.
+`error_response` is the one renderer of errors for the website and the API: requests
+that want JSON (/api/..., the status endpoint, /healthz, or an Accept header preferring
+JSON) get `{"error": {"code", "message", ...}}`, pages get templates/error.html, both
+with the same status code. The API adds only what is its own (authentication
+challenges, validation details: photoshare.api.errors) and calls this renderer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from .services.errors import ServiceError
 
 UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment."
 
+# Readable messages of HTTP errors raised by Flask or werkzeug (pages and API alike).
+HTTP_MESSAGES = {
+    404: "There is nothing at this address.",
+    405: "This action is not available here.",
+}
+
 
 def wants_json() -> bool:
     if request.path.startswith("/api/") or request.path.endswith("/status"):
@@ -28,11 +36,30 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, code: str, message: str, title: str | None = None):
+def error_response(status: int, code: str, message: str, *, title: str | None = None, field: str | None = None,
+                   details: dict | None = None, headers: dict | None = None, extra: dict | None = None):
+    """The error answer: JSON `{"error": {code, message[, field, details]}, **extra}` for
+    JSON clients, else the error page. Never cached."""
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
-    return render_template("error.html", status=status, title=title or "Something went wrong",
-                           message=message), status
+        error = {"code": code, "message": message}
+        if field:
+            error["field"] = field
+        if details:
+            error["details"] = details
+        response = jsonify({"error": error, **(extra or {})})
+        response.status_code = status
+    else:
+        response = current_app.make_response((
+            render_template("error.html", status=status, title=title or "Something went wrong", message=message),
+            status))
+    response.cache_control.no_store = True
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def http_error_message(error: HTTPException) -> str:
+    return HTTP_MESSAGES.get(error.code) or error.description or "The request could not be handled."
 
 
 def _code_name(http_error: HTTPException) -> str:
@@ -43,48 +70,38 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
         title = "Not found" if error.http_status == 404 else None
-        return error_response(error.http_status, error.code, error.message, title)
+        return error_response(error.http_status, error.code, error.message, title=title)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return error_response(
             400, "csrf_failed",
             "This form has expired or did not come from this site. Go back, reload the page and try again.",
-            "Form expired")
+            title="Form expired")
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
         title = "Upload too large" if is_upload_request() else "Request too large"
-        return error_response(413, "too_large", too_large_message(), title)
+        return error_response(413, "too_large", too_large_message(), title=title)
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(error: RateLimitExceeded):
-        response = error_response(429, "too_many_requests", error.description, "Too many attempts")
-        if request.endpoint == "auth.login" and not wants_json():
-            from .views.auth import render_login  # the login page itself shows the message
-            response = render_login(error=error.description, status=429)
-        return response
+        return error_response(429, "too_many_requests", error.description, title="Too many attempts")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        messages = {
-            404: "There is nothing at this address.",
-            405: "This action is not available here.",
-        }
-        message = messages.get(error.code) or error.description or "The request could not be handled."
-        return error_response(error.code or 500, _code_name(error), message, error.name)
+        return error_response(error.code or 500, _code_name(error), http_error_message(error), title=error.name)
 
     @app.errorhandler(ConnectionFailure)
     @app.errorhandler(RedisConnectionError)
     @app.errorhandler(RedisTimeoutError)
     def backend_down(error):
         current_app.logger.error("backend unavailable: %r", error)
-        return error_response(503, "unavailable", UNAVAILABLE_MESSAGE, "Temporarily unavailable")
+        return error_response(503, "unavailable", UNAVAILABLE_MESSAGE, title="Temporarily unavailable")
 
     @app.errorhandler(Exception)
     def unexpected(error):
         if isinstance(error, HTTPException):
             return http_error(error)
         current_app.logger.exception("unhandled error")
-        return error_response(500, "internal_error",
-                              "Something went wrong on our side. Please try again.")
+        return error_response(500, "internal_error", "Something went wrong on our side. Please try again.")

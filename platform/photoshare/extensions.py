@@ -10,7 +10,7 @@ import os
 import threading
 import time
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -20,12 +20,23 @@ from pymongo.errors import PyMongoError
 from redis import Redis
 from rq import Queue
 
-from . import queueing, store
+from . import queueing, repositories, store
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
 # Storage (Redis), key prefix and fallbacks come from the RATELIMIT_* app config.
 limiter = Limiter(key_func=get_remote_address)
+
+
+def limiter_key(scope: str, value) -> str:
+    """A rate-limit counter's key. The deployment prefix is part of each key (rather than
+    RATELIMIT_KEY_PREFIX, which the shared Limiter object reads from the first app only)."""
+    return f"{current_app.config['PHOTOSHARE_PREFIX']}-limiter:{scope}:{value}"
+
+
+def address_key(scope: str) -> str:
+    """The counter of `scope` for this request's client address."""
+    return limiter_key(scope, request.remote_addr)
 
 
 class Backends:
@@ -75,7 +86,7 @@ class Backends:
         """Create the indexes; False (logged) if the store is unreachable right now."""
         self._index_attempt_at = time.monotonic()
         try:
-            store.ensure_indexes(self.db)
+            repositories.ensure_indexes(self.db)
         except PyMongoError as error:
             self.app.logger.error("store unavailable, indexes not created yet: %s", error)
             return False

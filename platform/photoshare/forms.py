@@ -72,7 +72,7 @@ class AddToAlbumForm(FlaskForm):
 
 
 class VisibilityForm(FlaskForm):
-    # The service (photo_settings.set_visibility) checks the value, so a tampered or
+    # The service (photos.update_photo) checks the value, so a tampered or
     # missing choice gets its message rather than a generic "not a valid choice".
     visibility = RadioField(
         "Who can see this photo",

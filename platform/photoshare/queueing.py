@@ -1,7 +1,7 @@
 """Redis side of the platform: connection, the captioning queue, worker heartbeats.
 
 This module is imported by the web process, so it never imports the captioner or
-photoshare.jobs; jobs are enqueued by their import path.
+photoshare.worker; jobs are enqueued by their import path.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import uuid
 from redis import Redis
 from rq import Queue
 
-CAPTION_JOB = "photoshare.jobs.caption_photo"
-CAPTION_FAILURE_CALLBACK = "photoshare.jobs.on_caption_failure"
+# Jobs are enqueued by import path: the web process never imports the worker code.
+CAPTION_JOB = "photoshare.worker.jobs.caption_photo"
+CAPTION_FAILURE_CALLBACK = "photoshare.worker.jobs.on_caption_failure"
+QUICK_CAPTION_JOB = "photoshare.worker.jobs.caption_image"
 
 
 def connect_redis(url: str) -> Redis:
@@ -26,9 +28,10 @@ def caption_queue(redis: Redis, settings: dict) -> Queue:
     return Queue(settings["CAPTION_QUEUE"], connection=redis)
 
 
-def new_job_id(settings: dict) -> str:
-    # The deployment prefix in every job id lets a test session find and delete its own keys.
-    return f"{settings['PHOTOSHARE_PREFIX']}-caption-{uuid.uuid4().hex}"
+def new_job_id(settings, kind: str = "caption") -> str:
+    """A fresh job id. The deployment prefix in every job id lets a test session find and
+    delete its own keys; `kind` tells photo jobs ("caption") from others ("quick")."""
+    return f"{settings['PHOTOSHARE_PREFIX']}-{kind}-{uuid.uuid4().hex}"
 
 
 # -- Worker heartbeats --------------------------------------------------------------

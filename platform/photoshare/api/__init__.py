@@ -3,7 +3,7 @@
 - OpenAPI 3 document generated from the code by flask-smorest: /api/v1/openapi.json;
   Swagger UI from local static files: /api/docs.
 - Authentication by API key (photoshare.api.auth); keys are managed at
-  /account/api-keys (photoshare.api.dashboard) or through /api/v1/tokens.
+  /account/api-keys (photoshare.views.api_keys) or through /api/v1/tokens.
 - Errors `{"error": {"code", "message"}}` (photoshare.api.errors); per-account rate limits.
 
 `init_app(app)` is called by the app factory.
@@ -14,10 +14,10 @@ from __future__ import annotations
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, current_app, render_template, url_for
 
-from .. import ObjectIdConverter
 from ..extensions import csrf, limiter
+from ..routing import ObjectIdConverter
 from ..services.quick_captions import WaiterLimit
-from . import albums, captions, dashboard, errors, photos, tokens
+from . import albums, captions, errors, photos, tokens
 from .auth import SECURITY_SCHEMES, rate_limit_key
 from .blueprint import Api
 from .schemas import OBJECT_ID_PATTERN
@@ -90,7 +90,6 @@ def init_app(app: Flask) -> Api:
         api.register_blueprint(bp)
         csrf.exempt(bp)  # API keys are not ambient credentials: no CSRF token needed
     app.register_blueprint(docs_bp)
-    app.register_blueprint(dashboard.bp)
     app.extensions["photoshare.api"] = api
     app.extensions["photoshare.caption_waiters"] = WaiterLimit(app.config["API_CAPTION_MAX_WAITERS"])
     return api

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from ..extensions import get_db
 from ..services import albums as album_service
-from ..services import photo_feed
+from ..services.albums import album_view
 from .auth import current_owner_id, require_key
 from .blueprint import Blueprint
-from .schemas import AlbumListArgsSchema, AlbumNameSchema, AlbumPageSchema, AlbumSchema
+from .schemas import AlbumListArgsSchema, AlbumNameSchema, AlbumPageSchema, AlbumSchema, list_envelope
 
 bp = Blueprint("albums", __name__, url_prefix="/api/v1/albums",
                description="Your albums. A photo's albums are set on the photo (PATCH album_ids).")
-
-
-def album_json(album: dict) -> dict:
-    data = album_service.serialize_album(album)
-    data.setdefault("photo_count", 0)
-    return data
 
 
 @bp.route("", methods=["POST"])
@@ -29,9 +23,7 @@ def create_album(args):
 
     Names are unique per user, ignoring case (409 otherwise).
     """
-    album = album_service.create_album(get_db(), current_owner_id(), args["name"])
-    album["photo_count"] = 0
-    return album_json(album)
+    return album_view(album_service.create_album(get_db(), current_owner_id(), args["name"]))
 
 
 @bp.route("", methods=["GET"])
@@ -41,8 +33,8 @@ def create_album(args):
 @bp.response(200, AlbumPageSchema)
 def list_albums(args):
     """List your albums, newest first (cursor pagination, like photos)"""
-    page = photo_feed.list_albums(get_db(), current_owner_id(), limit=args["limit"], cursor=args.get("cursor"))
-    return {"items": [album_json(album) for album in page.items], "next_cursor": page.next_cursor}
+    page = album_service.feed(get_db(), current_owner_id(), limit=args["limit"], cursor=args.get("cursor"))
+    return list_envelope(page.items, album_view, page.next_cursor)
 
 
 @bp.route("/<oid:album_id>", methods=["GET"])
@@ -55,7 +47,7 @@ def album(album_id):
     Its photos: `GET /api/v1/photos?album_id=...`.
     """
     db, owner_id = get_db(), current_owner_id()
-    return album_json(album_service.with_photo_count(db, owner_id, album_service.get_album(db, owner_id, album_id)))
+    return album_view(album_service.with_photo_count(db, owner_id, album_service.get_album(db, owner_id, album_id)))
 
 
 @bp.route("/<oid:album_id>", methods=["PATCH"])
@@ -67,7 +59,7 @@ def rename_album(args, album_id):
     """Rename an album"""
     db, owner_id = get_db(), current_owner_id()
     album = album_service.rename_album(db, owner_id, album_id, args["name"])
-    return album_json(album_service.with_photo_count(db, owner_id, album))
+    return album_view(album_service.with_photo_count(db, owner_id, album))
 
 
 @bp.route("/<oid:album_id>", methods=["DELETE"])

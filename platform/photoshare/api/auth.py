@@ -14,7 +14,7 @@ from functools import wraps
 from bson import ObjectId
 from flask import current_app, g, request
 
-from ..extensions import get_db
+from ..extensions import address_key, get_db, limiter_key
 from ..services import accounts, api_keys
 from ..services.errors import AuthenticationFailed
 from .errors import ApiAuthError, InsufficientScope
@@ -127,29 +127,26 @@ def require_account(key_scope: str | None = None):
 
 
 # -- Rate-limit keys (Flask-Limiter key functions) -------------------------------------
-# Every key carries the deployment prefix, like the log-in throttling keys.
 
 def rate_limit_key() -> str:
     """Per account when a valid API key is sent (all keys of a user share one budget:
     more keys must not mean more requests), else per client address."""
-    prefix = current_app.config["PHOTOSHARE_PREFIX"]
     try:
         result = resolve_key()
     except Exception:  # store unreachable: the view will answer 503
         result = None
     if isinstance(result, api_keys.Authenticated):
-        return f"{prefix}-limiter:api-user:{result.user['_id']}"
-    return f"{prefix}-limiter:api-address:{request.remote_addr}"
+        return limiter_key("api-user", result.user["_id"])
+    return address_key("api-address")
 
 
 def basic_account_key() -> str:
     credentials = _basic_credentials()
-    email = accounts.normalize_email(credentials[0] if credentials else "")
-    return f"{current_app.config['PHOTOSHARE_PREFIX']}-limiter:api-login-account:{email}"
+    return limiter_key("api-login-account", accounts.normalize_email(credentials[0] if credentials else ""))
 
 
 def basic_address_key() -> str:
-    return f"{current_app.config['PHOTOSHARE_PREFIX']}-limiter:api-login-address:{request.remote_addr}"
+    return address_key("api-login-address")
 
 
 def basic_auth_failed(response) -> bool:

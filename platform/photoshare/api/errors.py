@@ -9,9 +9,10 @@ for /api/ paths.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from ..errors import error_response, http_error_message
 from ..request_limits import too_large_message
 from ..services.errors import AuthenticationFailed, ServiceError
 
@@ -31,11 +32,6 @@ HTTP_CODES = {
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
-}
-HTTP_MESSAGES = {
-    404: "There is nothing at this address.",
-    405: "This method is not allowed here.",
-    429: "Too many requests; wait before trying again (see the Retry-After header).",
 }
 
 
@@ -66,22 +62,6 @@ def _challenge(schemes, error: str | None = None, scope: str | None = None) -> s
             params.append(f'scope="{scope}"')
         parts.append(f"{scheme} {', '.join(params)}")
     return ", ".join(parts)
-
-
-def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   details: dict | None = None, headers: dict | None = None, extra: dict | None = None):
-    error = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    if details:
-        error["details"] = details
-    body = {"error": error, **(extra or {})}
-    response = jsonify(body)
-    response.status_code = status
-    response.cache_control.no_store = True
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
 
 
 def handle_service_error(error: ServiceError):
@@ -138,7 +118,7 @@ def handle_http_exception(error: HTTPException):
     elif status == 429:
         message = f"Rate limit exceeded ({error.description}). Retry after the number of seconds in Retry-After."
     else:
-        message = HTTP_MESSAGES.get(status) or error.description or "The request could not be handled."
+        message = http_error_message(error)
     if status >= 500:
         current_app.logger.error("API %s %s answered %s: %s", request.method, request.path, status, error)
     response = error_response(status, HTTP_CODES.get(status, f"http_{status}"), message, headers=headers)

@@ -6,15 +6,15 @@ from flask import current_app, url_for
 
 from ..extensions import get_db, get_queue
 from ..image_responses import image_response
+from ..repositories.photos import DETAIL_FIELDS
 from ..services import albums as album_service
 from ..services import captions as caption_service
-from ..services import photo_feed, photo_settings
 from ..services import photos as photo_service
-from ..services.visibility import visibility_of
+from ..services.photo_mapper import owner_view
 from .auth import current_owner_id, require_key
 from .blueprint import Blueprint
 from .schemas import (ImageArgsSchema, PhotoListArgsSchema, PhotoPageSchema, PhotoPatchSchema, PhotoSchema,
-                      PhotoUploadSchema)
+                      PhotoUploadSchema, list_envelope)
 
 bp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
                description="Your photos: upload, list, search, captions, albums, image files.")
@@ -25,11 +25,8 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
 def photo_json(photo: dict) -> dict:
-    """The API's view of a photo: services.photos.serialize_photo plus visibility, the
-    upright size and links."""
-    data = photo_service.serialize_photo(photo)
-    data["width"], data["height"] = photo_settings.upright_size(photo)
-    data["visibility"] = visibility_of(photo)
+    """The API's view of a photo: the owner's view (services.photo_mapper) and its links."""
+    data = owner_view(photo)
     photo_id = data["id"]
 
     def image(size):
@@ -82,10 +79,10 @@ def list_photos(args):
     db, owner_id = get_db(), current_owner_id()
     if args.get("album_id"):
         album_service.get_album(db, owner_id, args["album_id"])  # another user's album: 404
-    page = photo_feed.list_photos(db, owner_id, limit=args["limit"], cursor=args.get("cursor"),
-                                  album_id=args.get("album_id"), status=args.get("status"),
-                                  search=args.get("q"), visibility=args.get("visibility"))
-    return {"items": [photo_json(photo) for photo in page.items], "next_cursor": page.next_cursor}
+    page = photo_service.feed(db, owner_id, limit=args["limit"], cursor=args.get("cursor"),
+                              album_id=args.get("album_id"), status=args.get("status"),
+                              search=args.get("q"), visibility=args.get("visibility"))
+    return list_envelope(page.items, photo_json, page.next_cursor)
 
 
 @bp.route("/<oid:photo_id>", methods=["GET"])
@@ -94,8 +91,7 @@ def list_photos(args):
 @bp.response(200, PhotoSchema)
 def photo(photo_id):
     """Get a photo"""
-    return photo_json(photo_service.get_photo(get_db(), current_owner_id(), photo_id,
-                                              projection=photo_service.API_PROJECTION))
+    return photo_json(photo_service.get_photo(get_db(), current_owner_id(), photo_id, projection=DETAIL_FIELDS))
 
 
 @bp.route("/<oid:photo_id>", methods=["PATCH"])
@@ -109,8 +105,7 @@ def update_photo(args, photo_id):
     Send only what changes. `caption` is your own caption (empty or null clears it: the
     AI caption shows again); `album_ids` replaces the photo's list of albums.
     """
-    photo = photo_settings.update_photo(get_db(), current_owner_id(), photo_id,
-                                        projection=photo_service.API_PROJECTION, **args)
+    photo = photo_service.update_photo(get_db(), current_owner_id(), photo_id, projection=DETAIL_FIELDS, **args)
     return photo_json(photo)
 
 
@@ -154,4 +149,4 @@ def recaption(photo_id):
     """
     db, owner_id = get_db(), current_owner_id()
     caption_service.recaption_photo(db, get_queue(), owner_id, photo_id, current_app.config)
-    return photo_json(photo_service.get_photo(db, owner_id, photo_id, projection=photo_service.API_PROJECTION))
+    return photo_json(photo_service.get_photo(db, owner_id, photo_id, projection=DETAIL_FIELDS))

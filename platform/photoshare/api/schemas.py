@@ -13,9 +13,10 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from ..services import albums, api_keys, photo_feed
+from ..repositories.photos import CAPTION_STATUSES
+from ..services import albums, api_keys, pagination
 from ..services.albums import MAX_ALBUM_NAME_LENGTH
-from ..services.photos import CAPTION_STATUSES, MAX_USER_CAPTION_LENGTH
+from ..services.photos import MAX_USER_CAPTION_LENGTH
 from ..services.visibility import VISIBILITIES
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
@@ -85,10 +86,30 @@ class NewTokenSchema(TokenSchema):
     key = fields.String(required=True, metadata={"description": "The API key. Shown only in this response."})
 
 
-class TokenListSchema(Schema):
-    items = fields.List(fields.Nested(TokenSchema), required=True)
-    next_cursor = fields.String(allow_none=True, required=True,
-                                metadata={"description": "Always null: all keys fit in one page"})
+def list_schema(name: str, item_schema: type[Schema], cursor_description: str) -> type[Schema]:
+    """The one list envelope of the API, `{"items": [...], "next_cursor": ...}`, as a schema
+    named `name` (the OpenAPI component)."""
+    return type(name, (Schema,), {
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "next_cursor": fields.String(allow_none=True, required=True, metadata={"description": cursor_description}),
+    })
+
+
+def list_envelope(items, view, next_cursor: str | None = None) -> dict:
+    """The body of a list answer: each item through `view`, and the next page's cursor."""
+    return {"items": [view(item) for item in items], "next_cursor": next_cursor}
+
+
+class ListArgsSchema(Schema):
+    """Query arguments of every cursor-paginated list."""
+    limit = fields.Integer(load_default=pagination.DEFAULT_LIMIT,
+                           validate=validate.Range(min=1, max=pagination.MAX_PER_PAGE))
+    cursor = fields.String(validate=validate.Length(max=200),
+                           metadata={"description": "next_cursor of the previous page"})
+
+
+NEXT_PAGE = "Pass as `cursor` for the next page; null on the last"
+TokenListSchema = list_schema("TokenListSchema", TokenSchema, "Always null: all keys fit in one page")
 
 
 # -- Photos ----------------------------------------------------------------------------
@@ -128,17 +149,10 @@ class PhotoSchema(Schema):
     urls = fields.Nested(PhotoUrlsSchema, required=True)
 
 
-class PhotoPageSchema(Schema):
-    items = fields.List(fields.Nested(PhotoSchema), required=True)
-    next_cursor = fields.String(allow_none=True, required=True,
-                                metadata={"description": "Pass as `cursor` for the next page; null on the last"})
+PhotoPageSchema = list_schema("PhotoPageSchema", PhotoSchema, NEXT_PAGE)
 
 
-class PhotoListArgsSchema(Schema):
-    limit = fields.Integer(load_default=photo_feed.DEFAULT_LIMIT,
-                           validate=validate.Range(min=1, max=photo_feed.MAX_LIMIT))
-    cursor = fields.String(validate=validate.Length(max=200),
-                           metadata={"description": "next_cursor of the previous page"})
+class PhotoListArgsSchema(ListArgsSchema):
     album_id = object_id("Only this album's photos")
     status = fields.String(validate=validate.OneOf(CAPTION_STATUSES))
     visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
@@ -178,15 +192,11 @@ class AlbumSchema(Schema):
     photo_count = fields.Integer(required=True)
 
 
-class AlbumPageSchema(Schema):
-    items = fields.List(fields.Nested(AlbumSchema), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+AlbumPageSchema = list_schema("AlbumPageSchema", AlbumSchema, NEXT_PAGE)
 
 
-class AlbumListArgsSchema(Schema):
-    limit = fields.Integer(load_default=photo_feed.DEFAULT_LIMIT,
-                           validate=validate.Range(min=1, max=photo_feed.MAX_LIMIT))
-    cursor = fields.String(validate=validate.Length(max=200))
+class AlbumListArgsSchema(ListArgsSchema):
+    pass
 
 
 class AlbumNameSchema(Schema):

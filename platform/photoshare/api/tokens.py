@@ -14,7 +14,7 @@ from ..services import api_keys
 from . import auth
 from .auth import current_owner_id, require_account
 from .blueprint import Blueprint
-from .schemas import NewTokenSchema, TokenCreateSchema, TokenListSchema
+from .schemas import NewTokenSchema, TokenCreateSchema, TokenListSchema, list_envelope
 
 bp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens",
                description="API keys. Create them with your e-mail and password (HTTP Basic); "
@@ -45,7 +45,7 @@ def create_token(args):
     """
     new = api_keys.create_key(get_db(), current_owner_id(), args["name"], args["scopes"],
                               args.get("expires_in_days"))
-    return {**api_keys.serialize_key(new.doc), "key": new.secret}
+    return {**api_keys.key_view(new.doc), "key": new.secret}
 
 
 @bp.route("", methods=["GET"])
@@ -59,8 +59,7 @@ def list_tokens():
 
     Name, prefix, scopes, creation, last use, expiry and revocation; never the key itself.
     """
-    items = [api_keys.serialize_key(key) for key in api_keys.list_keys(get_db(), current_owner_id())]
-    return {"items": items, "next_cursor": None}
+    return list_envelope(api_keys.list_keys(get_db(), current_owner_id()), api_keys.key_view)
 
 
 @bp.route("/<oid:token_id>", methods=["DELETE"])

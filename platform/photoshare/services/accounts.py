@@ -6,15 +6,15 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
 import bcrypt
 from bson import ObjectId
-from gridfs.errors import NoFile
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
-from ..store import files_bucket
+from ..repositories import albums as album_repo
+from ..repositories import api_keys as api_key_repo
+from ..repositories import photo_files
+from ..repositories import photos as photo_repo
+from ..repositories import users as user_repo
 from . import api_keys
 from .errors import AuthenticationFailed, Conflict, NotFound, ValidationError
 
@@ -91,19 +91,10 @@ def register(db: Database, email: str, password: str, name: str | None = None, *
     name = (name or "").strip()
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"The name must be at most {MAX_NAME_LENGTH} characters.", field="name")
-    user = {
-        "email": email,
-        "name": name or None,
-        "password_hash": hash_password(password, rounds),
-        # Part of the login session id: bumping it signs out every other session.
-        "session_version": 1,
-        "created_at": datetime.now(UTC),
-    }
     try:
-        user["_id"] = db.users.insert_one(user).inserted_id
-    except DuplicateKeyError:
+        return user_repo.insert(db, email, name or None, hash_password(password, rounds))
+    except user_repo.EmailTaken:
         raise Conflict("An account with this e-mail address already exists.", field="email") from None
-    return user
 
 
 class AccountClosed(AuthenticationFailed):
@@ -122,14 +113,14 @@ def is_active(user: dict | None) -> bool:
 def require_active(db: Database, user_id: ObjectId) -> None:
     """Raise AccountClosed unless the account exists and is not being deleted
     (checked by uploads before and after they store anything)."""
-    if not is_active(db.users.find_one({"_id": user_id}, {"deleting_at": 1})):
+    if not is_active(user_repo.find(db, user_id, {"deleting_at": 1})):
         raise AccountClosed()
 
 
 def authenticate(db: Database, email: str, password: str, *, rounds: int = 12) -> dict:
     """Return the user whose e-mail and password match, else raise AuthenticationFailed.
     An account being deleted no longer exists for log-in."""
-    user = db.users.find_one({"email": normalize_email(email)})
+    user = user_repo.find_by_email(db, normalize_email(email))
     if not is_active(user):
         _spend_hash_time(password, rounds)
     elif check_password(password, user["password_hash"]):
@@ -137,8 +128,13 @@ def authenticate(db: Database, email: str, password: str, *, rounds: int = 12) -
     raise AuthenticationFailed("Wrong e-mail address or password.")
 
 
+def get_user(db: Database, user_id: ObjectId) -> dict | None:
+    """The account's document (for the login session), or None."""
+    return user_repo.find(db, user_id)
+
+
 def _require_user(db: Database, user_id: ObjectId) -> dict:
-    user = db.users.find_one({"_id": user_id})
+    user = user_repo.find(db, user_id)
     if not is_active(user):
         raise NotFound("No such account.")
     return user
@@ -157,13 +153,9 @@ def change_password(
     if not check_password(current_password, user["password_hash"]):
         raise ValidationError("The current password is wrong.", field="current_password")
     validate_password(new_password, field="new_password")
-    update = {
-        "$set": {"password_hash": hash_password(new_password, rounds), "password_changed_at": datetime.now(UTC)},
-        "$inc": {"session_version": 1},
-    }
-    db.users.update_one({"_id": user_id}, update)
+    updated = user_repo.set_password(db, user_id, hash_password(new_password, rounds))
     api_keys.revoke_all_keys(db, user_id)
-    return db.users.find_one({"_id": user_id})
+    return updated
 
 
 @dataclass
@@ -193,24 +185,19 @@ def delete_account(db: Database, user_id: ObjectId, password: str) -> AccountDel
 
 def close_account(db: Database, user_id: ObjectId) -> None:
     """End every session and API key of the account and mark it deleting."""
-    db.users.update_one({"_id": user_id},
-                        {"$set": {"deleting_at": datetime.now(UTC)}, "$inc": {"session_version": 1}})
-    api_keys.delete_all_keys(db, user_id)
+    user_repo.mark_deleting(db, user_id)
+    api_key_repo.delete_all(db, user_id)
 
 
 def purge_account(db: Database, user_id: ObjectId) -> AccountDeletion:
     """Delete a closed account's photos, files, albums and keys, then the account."""
     # Photo documents first (they vanish from every listing at once), then every file
     # of the owner, including those of an upload that stored files but not its photo.
-    photos = db.photos.delete_many({"owner_id": user_id}).deleted_count
-    bucket = files_bucket(db)
-    file_ids = [f["_id"] for f in db.fs.files.find({"metadata.owner_id": user_id}, {"_id": 1})]
+    photos = photo_repo.delete_all_of_owner(db, user_id)
+    file_ids = photo_files.ids_of_owner(db, user_id)
     for file_id in file_ids:
-        try:
-            bucket.delete(file_id)
-        except NoFile:  # deleted concurrently
-            pass
-    albums = db.albums.delete_many({"owner_id": user_id}).deleted_count
-    api_keys.delete_all_keys(db, user_id)
-    db.users.delete_one({"_id": user_id})
+        photo_files.delete(db, file_id)  # idempotent: a concurrent deletion is fine
+    albums = album_repo.delete_all_of_owner(db, user_id)
+    api_key_repo.delete_all(db, user_id)
+    user_repo.delete(db, user_id)
     return AccountDeletion(photos=photos, albums=albums, files=len(file_ids))

@@ -3,13 +3,13 @@ their ids in `album_ids`, so deleting an album never deletes photos."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bson import ObjectId
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
+from ..repositories import albums as album_repo
+from ..repositories import photos as photo_repo
 from .errors import Conflict, NotFound, ValidationError, as_object_id
+from .pagination import CursorPage, cursor_page
 
 MAX_ALBUM_NAME_LENGTH = 100
 MAX_ALBUMS_PER_PHOTO = 100
@@ -32,17 +32,14 @@ def _duplicate(name: str) -> Conflict:
 
 def create_album(db: Database, owner_id: ObjectId, name: str) -> dict:
     name, key = _clean_name(name)
-    now = datetime.now(UTC)
-    album = {"owner_id": owner_id, "name": name, "name_key": key, "created_at": now, "updated_at": now}
     try:
-        album["_id"] = db.albums.insert_one(album).inserted_id
-    except DuplicateKeyError:
+        return album_repo.insert(db, owner_id, name, key)
+    except album_repo.NameTaken:
         raise _duplicate(name) from None
-    return album
 
 
 def get_album(db: Database, owner_id: ObjectId, album_id) -> dict:
-    album = db.albums.find_one({"_id": as_object_id(album_id, "album"), "owner_id": owner_id})
+    album = album_repo.find_owned(db, owner_id, as_object_id(album_id, "album"))
     if album is None:
         raise NotFound("No such album.")
     return album
@@ -50,29 +47,34 @@ def get_album(db: Database, owner_id: ObjectId, album_id) -> dict:
 
 def with_photo_count(db: Database, owner_id: ObjectId, album: dict) -> dict:
     """Set album["photo_count"]: how many of the user's photos are in it."""
-    album["photo_count"] = db.photos.count_documents({"owner_id": owner_id, "album_ids": album["_id"]})
+    album["photo_count"] = photo_repo.count_in_album(db, owner_id, album["_id"])
     return album
 
 
 def list_albums(db: Database, owner_id: ObjectId, *, with_counts: bool = True) -> list[dict]:
     """The user's albums, newest first; each with `photo_count` when asked."""
-    albums = list(db.albums.find({"owner_id": owner_id}).sort([("created_at", -1), ("_id", -1)]))
+    albums = album_repo.list_of_owner(db, owner_id)
     if with_counts:
         for album in albums:
             with_photo_count(db, owner_id, album)
     return albums
 
 
+def feed(db: Database, owner_id: ObjectId, *, limit, cursor: str | None = None) -> CursorPage:
+    """One cursor page of the user's albums, newest first, each with its photo_count (the API)."""
+    page = cursor_page(lambda query, limit: album_repo.newest(db, query, limit=limit),
+                       {"owner_id": owner_id}, limit, cursor)
+    for album in page.items:
+        with_photo_count(db, owner_id, album)
+    return page
+
+
 def rename_album(db: Database, owner_id: ObjectId, album_id, name: str) -> dict:
     album_id = as_object_id(album_id, "album")
     name, key = _clean_name(name)
     try:
-        album = db.albums.find_one_and_update(
-            {"_id": album_id, "owner_id": owner_id},
-            {"$set": {"name": name, "name_key": key, "updated_at": datetime.now(UTC)}},
-            return_document=True,
-        )
-    except DuplicateKeyError:
+        album = album_repo.rename(db, owner_id, album_id, name, key)
+    except album_repo.NameTaken:
         raise _duplicate(name) from None
     if album is None:
         raise NotFound("No such album.")
@@ -82,9 +84,9 @@ def rename_album(db: Database, owner_id: ObjectId, album_id, name: str) -> dict:
 def delete_album(db: Database, owner_id: ObjectId, album_id) -> None:
     """Delete the album; its photos stay in the library (and in their other albums)."""
     album_id = as_object_id(album_id, "album")
-    if db.albums.delete_one({"_id": album_id, "owner_id": owner_id}).deleted_count == 0:
+    if not album_repo.delete(db, owner_id, album_id):
         raise NotFound("No such album.")
-    db.photos.update_many({"owner_id": owner_id, "album_ids": album_id}, {"$pull": {"album_ids": album_id}})
+    photo_repo.remove_album_everywhere(db, owner_id, album_id)
 
 
 def _too_many_albums() -> ValidationError:
@@ -110,15 +112,9 @@ def add_photo_to_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> 
     """Put the photo in one more album (idempotent), within MAX_ALBUMS_PER_PHOTO."""
     album = get_album(db, owner_id, album_id)  # both must belong to the user
     photo_id = as_object_id(photo_id, "photo")
-    # The limit is part of the update's condition (no element at the last allowed
-    # position yet), so two concurrent additions cannot pass it together.
-    result = db.photos.update_one(
-        {"_id": photo_id, "owner_id": owner_id, f"album_ids.{MAX_ALBUMS_PER_PHOTO - 1}": {"$exists": False}},
-        {"$addToSet": {"album_ids": album["_id"]}},
-    )
-    if result.matched_count:
+    if photo_repo.add_to_album(db, owner_id, photo_id, album["_id"], MAX_ALBUMS_PER_PHOTO):
         return
-    photo = db.photos.find_one({"_id": photo_id, "owner_id": owner_id}, {"album_ids": 1})
+    photo = photo_repo.find_owned(db, owner_id, photo_id, {"album_ids": 1})
     if photo is None:
         raise NotFound("No such photo.")
     if album["_id"] not in (photo.get("album_ids") or []):
@@ -127,29 +123,21 @@ def add_photo_to_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> 
 
 def remove_photo_from_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> None:
     album = get_album(db, owner_id, album_id)
-    result = db.photos.update_one(
-        {"_id": as_object_id(photo_id, "photo"), "owner_id": owner_id},
-        {"$pull": {"album_ids": album["_id"]}},
-    )
-    if result.matched_count == 0:
+    if not photo_repo.remove_from_album(db, owner_id, as_object_id(photo_id, "photo"), album["_id"]):
         raise NotFound("No such photo.")
 
 
 def albums_of_photo(db: Database, owner_id: ObjectId, photo: dict) -> list[dict]:
     ids = photo.get("album_ids") or []
-    if not ids:
-        return []
-    return list(db.albums.find({"owner_id": owner_id, "_id": {"$in": ids}}).sort("name_key", 1))
+    return album_repo.by_ids(db, owner_id, ids) if ids else []
 
 
-def serialize_album(album: dict) -> dict:
-    """A JSON-ready view of an album document, for APIs."""
-    result = {
+def album_view(album: dict) -> dict:
+    """The owner's JSON-ready view of an album (the API)."""
+    return {
         "id": str(album["_id"]),
         "name": album["name"],
         "created_at": album["created_at"].isoformat() if album.get("created_at") else None,
         "updated_at": album["updated_at"].isoformat() if album.get("updated_at") else None,
+        "photo_count": album.get("photo_count", 0),
     }
-    if "photo_count" in album:
-        result["photo_count"] = album["photo_count"]
-    return result

@@ -7,8 +7,7 @@ randomness, so it cannot be guessed or brute-forced from its hash, unlike a pass
 (which is why passwords use bcrypt). Keys are looked up by that hash (unique index),
 so no secret comparison happens in application code.
 
-Collection `api_keys`: owner_id, name, prefix, key_hash, scopes, created_at,
-last_used_at, expires_at, revoked_at.
+Stored through repositories.api_keys.
 """
 
 from __future__ import annotations
@@ -17,12 +16,14 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
+from ..clock import utcnow
+from ..repositories import api_keys as key_repo
+from ..repositories import users as user_repo
 from .errors import AuthenticationFailed, NotFound, ValidationError, as_object_id
 
 KEY_PREFIX = "psk_"
@@ -66,10 +67,6 @@ class Authenticated:
         return scope in (self.key.get("scopes") or [])
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -81,12 +78,6 @@ def generate_secret() -> str:
 
 def looks_like_key(secret: str | None) -> bool:
     return bool(secret) and secret.startswith(KEY_PREFIX) and len(secret) == len(KEY_PREFIX) + _ENCODED_LENGTH
-
-
-def ensure_indexes(db: Database) -> None:
-    """Indexes behind every query of this module (called from store.ensure_indexes)."""
-    db.api_keys.create_index([("key_hash", ASCENDING)], unique=True, name="key_hash_unique")
-    db.api_keys.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest")
 
 
 # -- Validation ----------------------------------------------------------------------
@@ -129,7 +120,7 @@ def clean_expiry_days(days) -> int | None:
 # -- Keys of a user --------------------------------------------------------------------
 
 def is_active(key: dict, now: datetime | None = None) -> bool:
-    now = now or _now()
+    now = now or utcnow()
     expires_at = key.get("expires_at")
     return key.get("revoked_at") is None and (expires_at is None or expires_at > now)
 
@@ -146,12 +137,8 @@ def create_key(db: Database, owner_id: ObjectId, name: str | None, scopes, expir
     name = clean_name(name)
     scopes = clean_scopes(scopes)
     days = clean_expiry_days(expires_in_days)
-    now = _now()
-    active = db.api_keys.count_documents({
-        "owner_id": owner_id, "revoked_at": None,
-        "$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}],
-    })
-    if active >= MAX_ACTIVE_KEYS:
+    now = utcnow()
+    if key_repo.count_active(db, owner_id, now) >= MAX_ACTIVE_KEYS:
         raise ValidationError(f"You can have at most {MAX_ACTIVE_KEYS} active keys; revoke one first.",
                               code="too_many_keys", field="name")
     secret = generate_secret()
@@ -166,18 +153,16 @@ def create_key(db: Database, owner_id: ObjectId, name: str | None, scopes, expir
         "expires_at": now + timedelta(days=days) if days else None,
         "revoked_at": None,
     }
-    doc["_id"] = db.api_keys.insert_one(doc).inserted_id
-    return NewKey(doc=doc, secret=secret)
+    return NewKey(doc=key_repo.insert(db, doc), secret=secret)
 
 
 def list_keys(db: Database, owner_id: ObjectId) -> list[dict]:
     """The user's keys, newest first (revoked and expired ones too, marked by key_state)."""
-    return list(db.api_keys.find({"owner_id": owner_id}, {"key_hash": 0})
-                .sort([("created_at", -1), ("_id", -1)]))
+    return key_repo.list_of_owner(db, owner_id)
 
 
 def get_key(db: Database, owner_id: ObjectId, key_id) -> dict:
-    key = db.api_keys.find_one({"_id": as_object_id(key_id, "API key"), "owner_id": owner_id}, {"key_hash": 0})
+    key = key_repo.find_owned(db, owner_id, as_object_id(key_id, "API key"))
     if key is None:
         raise NotFound("No such API key.")
     return key
@@ -186,20 +171,13 @@ def get_key(db: Database, owner_id: ObjectId, key_id) -> dict:
 def revoke_key(db: Database, owner_id: ObjectId, key_id) -> dict:
     """Revoke the key at once (idempotent); another user's key is NotFound."""
     key_id = as_object_id(key_id, "API key")
-    db.api_keys.update_one({"_id": key_id, "owner_id": owner_id, "revoked_at": None},
-                           {"$set": {"revoked_at": _now()}})
+    key_repo.revoke(db, owner_id, key_id, utcnow())
     return get_key(db, owner_id, key_id)
 
 
 def revoke_all_keys(db: Database, owner_id: ObjectId) -> int:
     """Revoke every active key of the user (a password change); returns how many."""
-    return db.api_keys.update_many({"owner_id": owner_id, "revoked_at": None},
-                                   {"$set": {"revoked_at": _now()}}).modified_count
-
-
-def delete_all_keys(db: Database, owner_id: ObjectId) -> None:
-    """Delete every key of the user (account deletion)."""
-    db.api_keys.delete_many({"owner_id": owner_id})
+    return key_repo.revoke_all(db, owner_id, utcnow())
 
 
 # -- Authentication ----------------------------------------------------------------------
@@ -209,25 +187,25 @@ def authenticate(db: Database, secret: str | None) -> Authenticated:
     (InvalidKey, KeyRevoked or KeyExpired). Records when the key was last used."""
     if not looks_like_key(secret):
         raise InvalidKey("The API key is not valid.")
-    key = db.api_keys.find_one({"key_hash": hash_key(secret)})
+    key = key_repo.find_by_hash(db, hash_key(secret))
     if key is None:
         raise InvalidKey("The API key is not valid.")
-    now = _now()
+    now = utcnow()
     if key.get("revoked_at") is not None:
         raise KeyRevoked("This API key has been revoked.")
     if key.get("expires_at") is not None and key["expires_at"] <= now:
         raise KeyExpired("This API key has expired.")
-    user = db.users.find_one({"_id": key["owner_id"]})
+    user = user_repo.find(db, key["owner_id"])
     if user is None or user.get("deleting_at") is not None:  # the account is (being) deleted
         raise InvalidKey("The API key is not valid.")
     last_used = key.get("last_used_at")
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
-        db.api_keys.update_one({"_id": key["_id"]}, {"$set": {"last_used_at": now}})
+        key_repo.touch(db, key["_id"], now)
         key["last_used_at"] = now
     return Authenticated(key=key, user=user)
 
 
-def serialize_key(key: dict, now: datetime | None = None) -> dict:
+def key_view(key: dict, now: datetime | None = None) -> dict:
     """JSON-ready view of a key: never the hash, never the secret."""
     def iso(value):
         return value.isoformat() if value else None

@@ -97,15 +97,19 @@ def _derive(image: Image.Image, max_side: int, quality: int) -> DerivedImage:
     return DerivedImage(buffer.getvalue(), copy.width, copy.height)
 
 
+def accept_upload(stream: BinaryIO, limits: ImageLimits, filename: str = "") -> ProcessedUpload:
+    """Read an uploaded file within the size limit, then decode, check and derive it: the
+    one way an upload is accepted (photo uploads and the API's caption-only requests)."""
+    return process_image(read_limited(stream, limits.max_bytes, filename), limits, filename)
+
+
 def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> ProcessedUpload:
-    """Decode `data`, check it against `limits` and derive the display and thumbnail images.
+    """Decode `data` (already read within the size limit by read_limited), check it
+    against `limits` and derive the display and thumbnail images.
 
     Raises UploadRejected with a message meant for the user.
     """
     label = filename or "The file"
-    if len(data) > limits.max_bytes:
-        raise UploadRejected(f"{label} is larger than the {_mb(limits.max_bytes)} limit.",
-                             code="too_large", filename=filename, http_status=413)
     try:
         with Image.open(io.BytesIO(data)) as image:  # reads the header only
             image_format = FORMAT_ALIASES.get(image.format, image.format)

@@ -2,7 +2,7 @@
 an upload (services.images), its display-size version is sent to the worker queue,
 and the caller waits for the result up to a timeout.
 
-The job (photoshare.api_jobs.caption_image) runs in the captioning worker, with the
+The job (photoshare.worker.jobs.caption_image) runs in the captioning worker, with the
 same Captioner as photo jobs; this module only talks to Redis, so the web process never
 loads TensorFlow. Nothing about the image is written to the store; the job and its
 result expire from Redis after QUICK_CAPTION_RESULT_TTL seconds.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -22,10 +21,10 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from ..queueing import QUICK_CAPTION_JOB, new_job_id
 from .errors import NotFound, ServiceError
-from .images import ImageLimits, process_image, read_limited
+from .images import ImageLimits, accept_upload
 
-QUICK_CAPTION_JOB = "photoshare.api_jobs.caption_image"  # by import path: no worker code here
 JOB_KIND = "quick_caption"
 QUICK_CAPTION_RESULT_TTL = 600  # seconds the result (or the failure) stays fetchable
 QUICK_CAPTION_QUEUED_TTL = 600  # a job nobody ran within this is dropped
@@ -91,16 +90,10 @@ class QuickCaption:
     result: dict | None = None  # caption, alternatives, model_version when done
 
 
-def new_job_id(settings) -> str:
-    return f"{settings['PHOTOSHARE_PREFIX']}-quick-{uuid.uuid4().hex}"
-
-
 def enqueue(queue: Queue, owner_id: ObjectId, filename: str, stream: BinaryIO, settings) -> str:
     """Check the image like an upload (UploadRejected if refused) and queue its captioning."""
-    limits = ImageLimits.from_settings(settings)
-    data = read_limited(stream, limits.max_bytes, filename)
-    processed = process_image(data, limits, filename)
-    job_id = new_job_id(settings)
+    processed = accept_upload(stream, ImageLimits.from_settings(settings), filename)
+    job_id = new_job_id(settings, kind="quick")
     queue.enqueue(
         QUICK_CAPTION_JOB,
         processed.display.data,  # upright, at most DISPLAY_SIZE: what photo jobs caption too

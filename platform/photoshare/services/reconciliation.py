@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from gridfs.errors import NoFile
 from pymongo.database import Database
 from rq import Queue
 
-from ..store import files_bucket
+from ..clock import utcnow
+from ..repositories import photo_files
+from ..repositories import photos as photo_repo
+from ..repositories import users as user_repo
 from . import accounts
 from .captions import ReconcileReport, reconcile_captions
 
@@ -49,17 +51,14 @@ class Report:
 
 
 def _orphan_file_ids(db: Database, cutoff: datetime) -> list:
-    """Ids of files written before `cutoff` whose metadata.photo_id has no photo document."""
+    """Ids of files written before `cutoff` whose photo has no document."""
     orphans, batch = [], []
 
     def check(batch):
-        photo_ids = list({f["metadata"]["photo_id"] for f in batch})
-        existing = {p["_id"] for p in db.photos.find({"_id": {"$in": photo_ids}}, {"_id": 1})}
-        orphans.extend(f["_id"] for f in batch if f["metadata"]["photo_id"] not in existing)
+        existing = photo_repo.existing_ids(db, {photo_id for _, photo_id in batch})
+        orphans.extend(file_id for file_id, photo_id in batch if photo_id not in existing)
 
-    files = db.fs.files.find({"uploadDate": {"$lte": cutoff}, "metadata.photo_id": {"$exists": True}},
-                             {"metadata.photo_id": 1})
-    for stored in files:
+    for stored in photo_files.written_before(db, cutoff):
         batch.append(stored)
         if len(batch) >= BATCH:
             check(batch)
@@ -71,18 +70,14 @@ def _orphan_file_ids(db: Database, cutoff: datetime) -> list:
 
 def sweep_orphans(db: Database, settings, *, now: datetime | None = None) -> SweepReport:
     """Finish interrupted account deletions, then delete orphan files (see the module)."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(minutes=settings["ORPHAN_MIN_AGE_MINUTES"])
+    cutoff = (now or utcnow()) - timedelta(minutes=settings["ORPHAN_MIN_AGE_MINUTES"])
     report = SweepReport()
-    for user in db.users.find({"deleting_at": {"$lte": cutoff}}, {"_id": 1}):
-        accounts.purge_account(db, user["_id"])
+    for user_id in list(user_repo.deleting_before(db, cutoff)):
+        accounts.purge_account(db, user_id)
         report.accounts_deleted += 1
-    bucket = files_bucket(db)
     for file_id in _orphan_file_ids(db, cutoff):
-        try:
-            bucket.delete(file_id)
-        except NoFile:  # removed meanwhile
-            continue
-        report.orphan_files += 1
+        if photo_files.delete(db, file_id):  # False: removed meanwhile
+            report.orphan_files += 1
     if report.orphan_files or report.accounts_deleted:
         log.info("orphan sweep: %s", report)
     return report

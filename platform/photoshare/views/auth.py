@@ -5,9 +5,11 @@ from __future__ import annotations
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter import RateLimitExceeded
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from ..extensions import get_db, limiter, login_manager
+from ..errors import error_response, wants_json
+from ..extensions import address_key, get_db, limiter, limiter_key, login_manager
 from ..forms import ChangePasswordForm, ConfirmForm, DeleteAccountForm, LoginForm, SignupForm, show_service_error
 from ..safe_urls import local_redirect_target
 from ..services import accounts
@@ -43,7 +45,7 @@ class User(UserMixin):
 def load_user(session_id: str) -> User | None:
     user_id, _, version = session_id.partition(":")
     try:
-        doc = get_db().users.find_one({"_id": ObjectId(user_id)})
+        doc = accounts.get_user(get_db(), ObjectId(user_id))
     except InvalidId:
         return None
     if doc is None or str(doc.get("session_version", 1)) != version:
@@ -78,16 +80,12 @@ def signup():
 # Only failed attempts count (deduct_when), per account and per client address; a
 # throttled request is refused before the password is even checked.
 
-# The deployment prefix is part of each key (rather than RATELIMIT_KEY_PREFIX, which the
-# shared Limiter object reads from the first app only).
-
 def _account_key() -> str:
-    email = accounts.normalize_email(request.form.get("email"))
-    return f"{current_app.config['PHOTOSHARE_PREFIX']}-limiter:login-account:{email}"
+    return limiter_key("login-account", accounts.normalize_email(request.form.get("email")))
 
 
 def _address_key() -> str:
-    return f"{current_app.config['PHOTOSHARE_PREFIX']}-limiter:login-address:{request.remote_addr}"
+    return address_key("login-address")
 
 
 def _login_failed(response) -> bool:
@@ -96,6 +94,14 @@ def _login_failed(response) -> bool:
 
 def render_login(form: LoginForm | None = None, error: str | None = None, status: int = 200):
     return render_template("auth/login.html", form=form or LoginForm(), error=error), status
+
+
+@bp.errorhandler(RateLimitExceeded)
+def login_throttled(error: RateLimitExceeded):
+    # The log-in page itself says why (the app-wide handler renders a plain error page).
+    if request.endpoint == "auth.login" and not wants_json():
+        return render_login(error=error.description, status=429)
+    return error_response(429, "too_many_requests", error.description, title="Too many attempts")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -17,9 +17,10 @@ from ..image_responses import image_response
 from ..safe_urls import local_redirect_target
 from ..services import albums as album_service
 from ..services import captions as caption_service
-from ..services import photo_settings
 from ..services import photos as photo_service
 from ..services.errors import ServiceError
+from ..services.pagination import clamp_page
+from ..services.photo_mapper import captioning, display_caption, status_view, upright_size
 from ..services.visibility import PUBLIC, VISIBILITIES, visibility_of
 
 bp = Blueprint("gallery", __name__)
@@ -27,21 +28,25 @@ bp = Blueprint("gallery", __name__)
 
 @bp.app_template_global()
 def caption_of(photo: dict) -> str:
-    return photo_service.display_caption(photo)
+    return display_caption(photo)
 
 
 @bp.app_template_global()
 def caption_placeholder(photo: dict) -> str:
     # Shown until there is a caption; app.js replaces it when the caption arrives.
-    if photo.get("caption_status") in caption_service.IN_PROGRESS:
-        return "Captioning…"
-    return "No caption."
+    return "Captioning…" if captioning(photo) else "No caption."
 
 
 @bp.app_template_global()
 def alt_text(photo: dict) -> str:
     # The caption is the alt text; until there is one, say what the image is.
-    return photo_service.display_caption(photo) or f"Photo {photo.get('filename', '')} (caption pending)"
+    return display_caption(photo) or f"Photo {photo.get('filename', '')} (caption pending)"
+
+
+@bp.app_template_global()
+def size_of(photo: dict) -> tuple:
+    """(width, height) as the photo is shown: upright."""
+    return upright_size(photo)
 
 
 @bp.app_template_global()
@@ -50,7 +55,7 @@ def is_public(photo: dict) -> bool:
 
 
 def _page_arg() -> int:
-    return photo_service.clamp_page(request.args.get("page", 1, type=int))
+    return clamp_page(request.args.get("page", 1, type=int))
 
 
 def _redirect_back(default: str):
@@ -125,7 +130,7 @@ def photo(photo_id, visibility_form: VisibilityForm | None = None, status: int =
 @bp.get("/photos/<oid:photo_id>/status")
 @login_required
 def photo_status(photo_id):
-    response = jsonify(photo_service.caption_state(get_db(), current_user.id, photo_id))
+    response = jsonify(status_view(photo_service.caption_status(get_db(), current_user.id, photo_id)))
     response.cache_control.no_store = True
     return response
 
@@ -140,7 +145,7 @@ def photo_image(photo_id, variant):
 @login_required
 def edit_caption(photo_id):
     form = CaptionForm()  # CSRF is checked by CSRFProtect; the service checks the text
-    photo_service.set_user_caption(get_db(), current_user.id, photo_id, form.caption.data)
+    photo_service.update_photo(get_db(), current_user.id, photo_id, caption=form.caption.data)
     flash("Caption saved.", "success")
     return redirect(url_for("gallery.photo", photo_id=photo_id), 303)
 
@@ -150,7 +155,8 @@ def edit_caption(photo_id):
 def set_visibility(photo_id):
     form = VisibilityForm()  # CSRF is checked by CSRFProtect; the service checks the value
     try:
-        updated = photo_settings.set_visibility(get_db(), current_user.id, photo_id, form.visibility.data)
+        updated = photo_service.update_photo(get_db(), current_user.id, photo_id,
+                                             visibility=form.visibility.data)
     except ServiceError as error:
         if error.http_status == 404:
             raise

@@ -1,0 +1,26 @@
+"""Repositories: one module per collection, the only code that reads and writes it.
+
+    photos       the `photos` collection and the caption state machine
+    photo_files  the image files (GridFS bucket `fs`)
+    albums       `albums`
+    users        `users`
+    api_keys     `api_keys`
+
+Services (photoshare.services) call these; nothing above the services touches the
+store. Functions take the pymongo Database first and return documents, None or a
+bool; they raise no HTTP-flavoured errors (the services decide what "not found" means).
+"""
+
+from __future__ import annotations
+
+from pymongo.database import Database
+
+from . import albums, api_keys, photo_files, photos, users
+
+__all__ = ["albums", "api_keys", "ensure_indexes", "photo_files", "photos", "users"]
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create the index behind every query of every repository (idempotent)."""
+    for repository in (users, photos, albums, photo_files, api_keys):
+        repository.ensure_indexes(db)

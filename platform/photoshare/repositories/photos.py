@@ -1,0 +1,259 @@
+"""The photo repository: the one module that reads and writes the `photos` collection.
+
+Every change of a photo document is a named operation here, and every caption state
+transition of the state machine below is one conditional update, so its rule (who may
+move a photo from which state to which) is written once:
+
+    pending ──claim──▶ processing ──complete──▶ done
+       ▲                   │  └──────fail─────▶ failed
+       │                   └──retry_later──▶ pending       (RQ retries left)
+       ├──requeue (reconciliation: no live job; counts requeue_count)
+       └──request_recaption (done | failed only: "caption again")
+    pending | processing ──give_up──▶ failed  (re-queued too often)
+
+Writes made on behalf of a job (claim, complete, fail, retry_later) match the photo's
+current `job_id`: a job superseded by "caption again" or by reconciliation changes
+nothing. Functions return None (or False) when nothing matched; the services decide
+whether that is a 404, a conflict or a quiet end. Owner filters are the caller's
+argument on every read and write that a user makes, so another user's photo is simply
+not found.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, Iterator
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+
+from ..clock import utcnow
+
+# caption_status values
+PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
+IN_PROGRESS = (PENDING, PROCESSING)
+CAPTION_STATUSES = (PENDING, PROCESSING, DONE, FAILED)
+
+# Projections. The grid never needs the bulky model outputs; the API shows the
+# alternatives but not the attention maps (the web photo page uses them).
+LIST_FIELDS = {"attention": 0, "alternatives": 0}
+DETAIL_FIELDS = {"attention": 0}
+NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+def _photos(db: Database):
+    return db.photos
+
+
+def ensure_indexes(db: Database) -> None:
+    photos = _photos(db)
+    # Grid and pagination: a user's photos, newest first (_id breaks ties).
+    photos.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                        name="owner_newest")
+    # An album's photos, newest first (album_ids is an array: multikey index).
+    photos.create_index([("owner_id", ASCENDING), ("album_ids", ASCENDING), ("created_at", DESCENDING)],
+                        name="owner_album_newest")
+    # Reconciliation: photos left pending or processing.
+    photos.create_index([("caption_status", ASCENDING), ("caption_requested_at", ASCENDING)],
+                        name="caption_status")
+
+
+# -- Reading ----------------------------------------------------------------------
+
+def find_owned(db: Database, owner_id: ObjectId, photo_id: ObjectId, projection=None) -> dict | None:
+    return _photos(db).find_one({"_id": photo_id, "owner_id": owner_id}, projection)
+
+
+def find_visible(db: Database, photo_id: ObjectId, visibility: str, projection=None) -> dict | None:
+    """The photo if its visibility is `visibility` (the public share page)."""
+    return _photos(db).find_one({"_id": photo_id, "visibility": visibility}, projection)
+
+
+def exists(db: Database, photo_id: ObjectId, owner_id: ObjectId | None = None) -> bool:
+    query = {"_id": photo_id} if owner_id is None else {"_id": photo_id, "owner_id": owner_id}
+    return _photos(db).count_documents(query, limit=1) > 0
+
+
+def count(db: Database, query: dict) -> int:
+    return _photos(db).count_documents(query)
+
+
+def page(db: Database, query: dict, *, skip: int, limit: int, projection=LIST_FIELDS) -> list[dict]:
+    """Photos matching `query`, newest first, from offset `skip`."""
+    return list(_photos(db).find(query, projection).sort(NEWEST_FIRST).skip(skip).limit(limit))
+
+
+def newest(db: Database, query: dict, *, limit: int, projection=LIST_FIELDS) -> list[dict]:
+    """The first `limit` photos matching `query`, newest first (keyset pagination adds
+    its position to the query)."""
+    return list(_photos(db).find(query, projection).sort(NEWEST_FIRST).limit(limit))
+
+
+def existing_ids(db: Database, photo_ids: Iterable[ObjectId]) -> set[ObjectId]:
+    """Which of `photo_ids` have a document (the orphan sweep)."""
+    return {p["_id"] for p in _photos(db).find({"_id": {"$in": list(photo_ids)}}, {"_id": 1})}
+
+
+def in_progress_before(db: Database, cutoff: datetime) -> Iterator[dict]:
+    """Photos pending or processing whose caption was requested before `cutoff`."""
+    return _photos(db).find(
+        {"caption_status": {"$in": list(IN_PROGRESS)}, "caption_requested_at": {"$lte": cutoff}},
+        {"job_id": 1, "requeue_count": 1},
+    )
+
+
+def count_in_album(db: Database, owner_id: ObjectId, album_id: ObjectId) -> int:
+    return _photos(db).count_documents({"owner_id": owner_id, "album_ids": album_id})
+
+
+# -- Creating and deleting -----------------------------------------------------------
+
+def insert_pending(db: Database, photo: dict, job_id: str) -> dict:
+    """Insert a new photo, pending its caption under `job_id`. The job id is written
+    before the job exists, so the worker always finds it here."""
+    now = utcnow()
+    photo.update({
+        "created_at": now,
+        "ai_caption": None,
+        "caption_status": PENDING,
+        "caption_error": None,
+        "caption_requested_at": now,
+        "job_id": job_id,
+        "requeue_count": 0,
+    })
+    if photo.get("user_caption"):
+        photo["user_caption_updated_at"] = now
+    _photos(db).insert_one(photo)
+    return photo
+
+
+def delete(db: Database, photo_id: ObjectId, owner_id: ObjectId | None = None) -> dict | None:
+    """Delete one photo document; returns it (its file ids are the caller's to remove)."""
+    query = {"_id": photo_id} if owner_id is None else {"_id": photo_id, "owner_id": owner_id}
+    return _photos(db).find_one_and_delete(query)
+
+
+def delete_all_of_owner(db: Database, owner_id: ObjectId) -> int:
+    return _photos(db).delete_many({"owner_id": owner_id}).deleted_count
+
+
+# -- The owner's settings ------------------------------------------------------------
+
+def update_settings(db: Database, owner_id: ObjectId, photo_id: ObjectId, fields: dict,
+                    projection=None) -> dict | None:
+    """One atomic $set of the owner's settings (user caption, visibility, albums), each
+    already checked by the service; the photo after the change, or None."""
+    allowed = {"user_caption", "user_caption_updated_at", "visibility", "visibility_updated_at", "album_ids"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not a photo setting: {sorted(unknown)}")
+    return _photos(db).find_one_and_update(
+        {"_id": photo_id, "owner_id": owner_id}, {"$set": fields},
+        projection=projection, return_document=ReturnDocument.AFTER)
+
+
+def set_user_caption(db: Database, owner_id: ObjectId, photo_id: ObjectId, text: str | None,
+                     projection=None) -> dict | None:
+    return update_settings(db, owner_id, photo_id, {"user_caption": text, "user_caption_updated_at": utcnow()},
+                           projection)
+
+
+def set_visibility(db: Database, owner_id: ObjectId, photo_id: ObjectId, visibility: str,
+                   projection=None) -> dict | None:
+    return update_settings(db, owner_id, photo_id, {"visibility": visibility, "visibility_updated_at": utcnow()},
+                           projection)
+
+
+def set_albums(db: Database, owner_id: ObjectId, photo_id: ObjectId, album_ids: list[ObjectId],
+               projection=None) -> dict | None:
+    return update_settings(db, owner_id, photo_id, {"album_ids": album_ids}, projection)
+
+
+def add_to_album(db: Database, owner_id: ObjectId, photo_id: ObjectId, album_id: ObjectId,
+                 max_albums: int) -> bool:
+    """Add one album to the photo unless it is already in `max_albums`. The limit is part
+    of the update's condition (no element at the last allowed position yet), so two
+    concurrent additions cannot pass it together. False when nothing matched."""
+    result = _photos(db).update_one(
+        {"_id": photo_id, "owner_id": owner_id, f"album_ids.{max_albums - 1}": {"$exists": False}},
+        {"$addToSet": {"album_ids": album_id}},
+    )
+    return result.matched_count > 0
+
+
+def remove_from_album(db: Database, owner_id: ObjectId, photo_id: ObjectId, album_id: ObjectId) -> bool:
+    result = _photos(db).update_one({"_id": photo_id, "owner_id": owner_id}, {"$pull": {"album_ids": album_id}})
+    return result.matched_count > 0
+
+
+def remove_album_everywhere(db: Database, owner_id: ObjectId, album_id: ObjectId) -> None:
+    """An album was deleted: take it out of every photo (the photos stay)."""
+    _photos(db).update_many({"owner_id": owner_id, "album_ids": album_id}, {"$pull": {"album_ids": album_id}})
+
+
+# -- Caption state transitions -------------------------------------------------------
+
+def _job_filter(photo_id: ObjectId, job_id: str | None) -> dict:
+    # job_id None: a job run outside RQ (tests, tools) writes whatever job is current.
+    return {"_id": photo_id} if job_id is None else {"_id": photo_id, "job_id": job_id}
+
+
+def claim(db: Database, photo_id: ObjectId, job_id: str | None, worker_name: str | None) -> dict | None:
+    """pending | processing → processing, for the photo's current job only. Returns the
+    fields the job needs (its files, request time), or None: deleted or superseded."""
+    query = {**_job_filter(photo_id, job_id), "caption_status": {"$in": list(IN_PROGRESS)}}
+    return _photos(db).find_one_and_update(
+        query,
+        {"$set": {"caption_status": PROCESSING, "caption_started_at": utcnow(), "caption_worker": worker_name}},
+        projection={"files": 1, "caption_requested_at": 1, "caption_started_at": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def complete(db: Database, photo_id: ObjectId, job_id: str | None, result: dict) -> bool:
+    """processing → done with the model's output (caption, alternatives, attention,
+    model version, timings)."""
+    fields = {**result, "caption_status": DONE, "caption_error": None, "caption_finished_at": utcnow()}
+    return _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count > 0
+
+
+def fail(db: Database, photo_id: ObjectId, job_id: str | None, reason: str) -> bool:
+    """→ failed with a reason for the user (the model cannot read the image, or the last
+    retry failed)."""
+    fields = {"caption_status": FAILED, "caption_error": reason, "caption_finished_at": utcnow()}
+    return _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count > 0
+
+
+def retry_later(db: Database, photo_id: ObjectId, job_id: str, note: str) -> bool:
+    """An attempt failed and RQ will retry the same job: → pending, with a note."""
+    fields = {"caption_status": PENDING, "caption_error": note}
+    return _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count > 0
+
+
+def _new_request(job_id: str) -> dict:
+    # Status, job id, request time and error change in one update: no reader ever sees
+    # the photo pending under an old job.
+    return {"caption_status": PENDING, "caption_error": None, "job_id": job_id, "caption_requested_at": utcnow()}
+
+
+def request_recaption(db: Database, owner_id: ObjectId, photo_id: ObjectId, job_id: str) -> bool:
+    """done | failed → pending under a new job ("caption again"). Not while a caption is
+    on its way, so two clicks cannot queue two jobs."""
+    query = {"_id": photo_id, "owner_id": owner_id, "caption_status": {"$nin": list(IN_PROGRESS)}}
+    return _photos(db).update_one(query, {"$set": _new_request(job_id)}).matched_count > 0
+
+
+def requeue(db: Database, photo_id: ObjectId, old_job_id: str | None, job_id: str) -> bool:
+    """Reconciliation: still pending | processing under `old_job_id` → pending under a
+    new job. A photo that got its caption (or a new job) meanwhile is left as it is."""
+    query = {"_id": photo_id, "job_id": old_job_id, "caption_status": {"$in": list(IN_PROGRESS)}}
+    update = {"$set": _new_request(job_id), "$inc": {"requeue_count": 1}}
+    return _photos(db).update_one(query, update).matched_count > 0
+
+
+def give_up(db: Database, photo_id: ObjectId, old_job_id: str | None, reason: str) -> bool:
+    """Reconciliation: pending | processing under `old_job_id` → failed (re-queued too often)."""
+    query = {"_id": photo_id, "job_id": old_job_id, "caption_status": {"$in": list(IN_PROGRESS)}}
+    fields = {"caption_status": FAILED, "caption_finished_at": utcnow(), "caption_error": reason}
+    return _photos(db).update_one(query, {"$set": fields}).matched_count > 0

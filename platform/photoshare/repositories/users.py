@@ -1,0 +1,74 @@
+"""The user repository: the one module that reads and writes the `users` collection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterator
+
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from ..clock import utcnow
+
+
+class EmailTaken(Exception):
+    """Another account has this e-mail address (unique index)."""
+
+
+def ensure_indexes(db: Database) -> None:
+    db.users.create_index([("email", ASCENDING)], unique=True, name="email_unique")
+    # Accounts whose deletion was interrupted (the orphan sweep); few ever have it.
+    db.users.create_index([("deleting_at", ASCENDING)], sparse=True, name="deleting")
+
+
+def insert(db: Database, email: str, name: str | None, password_hash: str) -> dict:
+    user = {
+        "email": email,
+        "name": name,
+        "password_hash": password_hash,
+        # Part of the login session id: bumping it signs out every other session.
+        "session_version": 1,
+        "created_at": utcnow(),
+    }
+    try:
+        user["_id"] = db.users.insert_one(user).inserted_id
+    except DuplicateKeyError:
+        raise EmailTaken(email) from None
+    return user
+
+
+def find(db: Database, user_id: ObjectId, projection=None) -> dict | None:
+    return db.users.find_one({"_id": user_id}, projection)
+
+
+def find_by_email(db: Database, email: str) -> dict | None:
+    return db.users.find_one({"email": email})
+
+
+def public_name(db: Database, user_id: ObjectId) -> str | None:
+    """Only the name: the e-mail address never leaves this collection for a public page."""
+    return (db.users.find_one({"_id": user_id}, {"name": 1, "_id": 0}) or {}).get("name")
+
+
+def set_password(db: Database, user_id: ObjectId, password_hash: str) -> dict | None:
+    """New password hash; the session version is bumped (every other session ends)."""
+    db.users.update_one({"_id": user_id}, {
+        "$set": {"password_hash": password_hash, "password_changed_at": utcnow()},
+        "$inc": {"session_version": 1},
+    })
+    return find(db, user_id)
+
+
+def mark_deleting(db: Database, user_id: ObjectId) -> None:
+    """Close the account: no log-in, no upload, every session ends."""
+    db.users.update_one({"_id": user_id}, {"$set": {"deleting_at": utcnow()}, "$inc": {"session_version": 1}})
+
+
+def deleting_before(db: Database, cutoff: datetime) -> Iterator[ObjectId]:
+    return (user["_id"] for user in db.users.find({"deleting_at": {"$lte": cutoff}}, {"_id": 1}))
+
+
+def delete(db: Database, user_id: ObjectId) -> None:
+    db.users.delete_one({"_id": user_id})

@@ -1,0 +1,65 @@
+"""A live HTTP server, a live worker process and headless Chromium, for the browser tests."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.common import skip_unless
+from tests.support.worker_harness import start_live_worker, stop_live_worker
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app served over HTTP on a free port, from a thread."""
+    from werkzeug.serving import make_server
+
+    from photoshare.embedded_store import free_port
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_worker(app, live_server, tiny_model_dir):
+    """A worker process on this test's queue, until /healthz is 200."""
+    process = start_live_worker(app.config, tiny_model_dir,
+                                lambda: requests.get(f"{live_server}/healthz", timeout=5).status_code == 200)
+    yield process
+    stop_live_worker(process)
+
+
+def sign_up_in_browser(page, base_url: str, email: str = "ada@example.com", name: str = "Ada",
+                       password: str = "correct horse") -> None:
+    """Sign up through the real form in a browser page, and land on the dashboard."""
+    page.goto(f"{base_url}/signup")
+    page.fill('input[name="email"]', email)
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', password)
+    page.fill('input[name="confirm"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{base_url}/")
+
+
+@pytest.fixture
+def chromium():
+    """Headless Debian Chromium driven by Playwright."""
+    skip_unless(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
