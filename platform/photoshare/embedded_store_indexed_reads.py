@@ -58,7 +58,10 @@ def _usable_index(engine, db_name, coll_name, field):
 
 
 class _Candidates:
-    """The storage keys an equality can match, from the physical index tables."""
+    """The storage keys an equality can match, read from the physical index tables:
+    the scalar entries, plus the multikey ones (array elements) when mongoeco keeps
+    them for the index. Every statement seeks the index (collection, index, type,
+    value) and walks its storage keys in order: no document is read here."""
 
     def __init__(self, engine, conn, db_name, coll_name, clause):
         from mongoeco.types import ObjectId
@@ -74,76 +77,107 @@ class _Candidates:
         if len(signatures) != 1:
             return
         element_type, element_key = signatures[0]
-        score = engine._multikey_type_score(element_type)
-        name = str(index["name"])
-        scalar = (f"SELECT storage_key FROM scalar_index_entries INDEXED BY "
-                  f"{engine._quote_identifier(str(index['scalar_physical_name']))} "
-                  "WHERE collection_id = ? AND index_name = ? AND type_score = ? AND element_key = ?")
-        params = [collection_id, name, score, element_key]
+        self.params = (collection_id, str(index["name"]), engine._multikey_type_score(element_type), element_key)
+        where = "WHERE collection_id = ? AND index_name = ? AND type_score = ? AND element_key = ?"
+        self.sources = [f"SELECT storage_key FROM scalar_index_entries INDEXED BY "
+                        f"{engine._quote_identifier(str(index['scalar_physical_name']))} {where}"]
         if index.get("multikey") and index.get("multikey_physical_name"):
-            multikey = (f"SELECT storage_key FROM multikey_entries INDEXED BY "
-                        f"{engine._quote_identifier(str(index['multikey_physical_name']))} "
-                        "WHERE collection_id = ? AND index_name = ? AND type_score = ? AND element_key = ?")
-            self.sql = f"{scalar} UNION {multikey}"  # UNION: a key once, even if in both
-            params += params
+            self.sources.append(f"SELECT storage_key FROM multikey_entries INDEXED BY "
+                                f"{engine._quote_identifier(str(index['multikey_physical_name']))} {where}")
         else:
             # No multikey entries are kept: only sound if no document holds an array
             # (or nothing) there, i.e. every document has its one scalar entry.
             entries = conn.execute("SELECT COUNT(*) FROM scalar_index_entries WHERE collection_id = ? "
-                                   "AND index_name = ?", (collection_id, name)).fetchone()[0]
+                                   "AND index_name = ?", self.params[:2]).fetchone()[0]
             documents = conn.execute("SELECT COUNT(*) FROM documents WHERE db_name = ? AND coll_name = ?",
                                      (db_name, coll_name)).fetchone()[0]
             if entries != documents:
                 return
-            self.sql = scalar
-        self.params = tuple(params)
         self.ok = True
 
-    def count(self, conn) -> int:
-        return conn.execute(f"SELECT COUNT(*) FROM ({self.sql})", self.params).fetchone()[0]
+    @property
+    def _union(self) -> tuple[str, tuple]:
+        # UNION: a document in both tables (or twice in an array) counts once.
+        return " UNION ".join(self.sources), self.params * len(self.sources)
 
-    def ordered_keys(self, conn, order: str) -> list[str]:
-        return [key for (key,) in conn.execute(
-            f"SELECT storage_key FROM ({self.sql}) ORDER BY storage_key {order}", self.params)]
+    def count(self, conn, cap: int | None = None) -> int:
+        sql, params = self._union
+        limit = f" LIMIT {int(cap)}" if cap else ""
+        return conn.execute(f"SELECT COUNT(*) FROM (SELECT storage_key FROM ({sql}){limit})", params).fetchone()[0]
 
+    def object_id_band(self, conn) -> tuple[str, str] | None:
+        """(low, high) bounds holding every candidate key if all are ObjectId keys of one
+        class (so that their string order is their `_id` order), else None. Four index
+        seeks per source, whatever the number of candidates."""
+        ends = [row[0] for source in self.sources for order in ("ASC", "DESC")
+                for row in conn.execute(f"{source} ORDER BY storage_key {order} LIMIT 1", self.params)]
+        if not ends:
+            return "", ""  # nothing matches: any order is right
+        if not all(_OBJECT_ID_KEY.fullmatch(key) for key in ends):
+            return None
+        prefixes = {key[: key.index("ObjectId('")] for key in ends}
+        if len(prefixes) != 1:
+            return None
+        prefix = prefixes.pop()
+        # Every key between the smallest and the largest that starts with the prefix
+        # and "ObjectId('" is such a key: only these two ends needed checking.
+        return prefix + "ObjectId('", prefix + "ObjectId('~"
 
-def _object_id_key_shape(keys: list[str]) -> tuple[str, int] | None:
-    """(prefix, length) shared by all these storage keys if each is an ObjectId key of
-    one class (so their string order is their `_id` order), else None."""
-    if not keys:
-        return "", 0
-    first = keys[0]
-    if not _OBJECT_ID_KEY.fullmatch(first):
-        return None
-    prefix = first[: first.index("ObjectId('")]
-    if all(len(key) == len(first) and key.startswith(prefix) for key in keys):
-        return prefix, len(first)
-    return None
+    def keys(self, conn_of, descending: bool, bounds: list[tuple[str, str]]):
+        """Candidate keys in order, without repeats, within `bounds` ((operator, key)
+        pairs), read BATCH at a time from each source and merged."""
+        import heapq
+
+        order, step = ("DESC", "<") if descending else ("ASC", ">")
+        extra = "".join(f" AND storage_key {operator} ?" for operator, _ in bounds)
+        extra_params = tuple(key for _, key in bounds)
+
+        def walk(source):
+            last = None
+            while True:
+                after = f" AND storage_key {step} ?" if last is not None else ""
+                rows = conn_of().execute(f"{source}{extra}{after} ORDER BY storage_key {order} LIMIT {BATCH}",
+                                         self.params + extra_params + ((last,) if last is not None else ())
+                                         ).fetchall()
+                yield from (key for (key,) in rows)
+                if len(rows) < BATCH:
+                    return
+                last = rows[-1][0]
+
+        previous = None
+        for key in heapq.merge(*(walk(source) for source in self.sources), reverse=descending):
+            if key != previous:
+                yield key
+            previous = key
 
 
 def _best_candidates(engine, conn, db_name, coll_name, equalities):
-    """Of the filter's usable equalities, the one with the fewest candidates."""
+    """Of the filter's usable equalities, the one with the fewest candidates (counted
+    up to a cap: past it, any of them is as good)."""
     best, best_count = None, None
     for clause in equalities:
         candidates = _Candidates(engine, conn, db_name, coll_name, clause)
         if not candidates.ok:
             continue
-        count = candidates.count(conn)
+        count = candidates.count(conn, cap=COUNT_CAP)
         if best is None or count < best_count:
             best, best_count = candidates, count
     return best
 
 
-BATCH = 64  # documents read per statement while streaming a page
+BATCH = 64  # keys, then documents, read per statement while streaming a page
+COUNT_CAP = 2000
 
 
-def _documents_by_keys(engine, reader, keys: list[str]):
+def _documents_by_keys(engine, reader, keys):
     """The documents of `keys`, in that order, read a batch at a time on the reader's
     connection (each batch runs inside one fetch, under mongoeco's own guard). A
     document deleted since its key was read is skipped, as a later batch of a
     MongoDB cursor would."""
-    for start in range(0, len(keys), BATCH):
-        batch = keys[start:start + BATCH]
+    import itertools
+
+    keys = iter(keys)
+    while batch := list(itertools.islice(keys, BATCH)):
         conn = engine._require_connection(reader.context)
         placeholders = ", ".join("?" for _ in batch)
         payloads = dict(conn.execute(
@@ -154,30 +188,23 @@ def _documents_by_keys(engine, reader, keys: list[str]):
                 yield engine._deserialize_document(payloads[key])
 
 
-def _within_id_bounds(engine, keys: list[str], shape, clauses) -> list[str]:
-    """Drop the keys an `_id` range of the filter excludes (a page after a cursor), so
-    they are not even read; the filter still checks every document read."""
+def _id_bounds(engine, band: tuple[str, str], clauses) -> list[tuple[str, str]]:
+    """The `_id` range of the filter (a page after a cursor) as storage-key bounds, so
+    the keys outside it are not even read; the filter still checks every document."""
     from mongoeco.core.query_plan import (GreaterThanCondition, GreaterThanOrEqualCondition, LessThanCondition,
                                           LessThanOrEqualCondition)
     from mongoeco.types import ObjectId
 
-    prefix, length = shape
-    kept = keys
+    operators = {LessThanCondition: "<", LessThanOrEqualCondition: "<=", GreaterThanCondition: ">",
+                 GreaterThanOrEqualCondition: ">="}
+    bounds = []
     for clause in clauses:
-        if getattr(clause, "field", None) != "_id" or not isinstance(getattr(clause, "value", None), ObjectId):
-            continue
-        bound = engine._storage_key(clause.value)
-        if len(bound) != length or not bound.startswith(prefix):
-            continue
-        if isinstance(clause, LessThanCondition):
-            kept = [key for key in kept if key < bound]
-        elif isinstance(clause, LessThanOrEqualCondition):
-            kept = [key for key in kept if key <= bound]
-        elif isinstance(clause, GreaterThanCondition):
-            kept = [key for key in kept if key > bound]
-        elif isinstance(clause, GreaterThanOrEqualCondition):
-            kept = [key for key in kept if key >= bound]
-    return kept
+        operator = operators.get(type(clause))
+        if operator and clause.field == "_id" and isinstance(clause.value, ObjectId):
+            key = engine._storage_key(clause.value)
+            if band[0] and band[0] <= key < band[1]:
+                bounds.append((operator, key))
+    return bounds
 
 
 def install(engine_class) -> None:
@@ -205,15 +232,15 @@ def install(engine_class) -> None:
             return original_open(self, reader)
         conn = self._require_connection(reader.context)
         candidates = _best_candidates(self, conn, reader.db_name, reader.coll_name, clauses)
-        keys = candidates.ordered_keys(conn, "DESC" if sort[0][1] == -1 else "ASC") if candidates else []
-        shape = _object_id_key_shape(keys) if candidates else None
-        if shape is None:
+        band = candidates.object_id_band(conn) if candidates else None
+        if band is None:
             usage["indexed_find_declined"] += 1
             return original_open(self, reader)
-        keys = _within_id_bounds(self, keys, shape, clauses_of(semantics.query_plan))
+        keys = candidates.keys(lambda: self._require_connection(reader.context), sort[0][1] == -1,
+                               _id_bounds(self, band, clauses_of(semantics.query_plan)))
+        source = _documents_by_keys(self, reader, keys)
         # Already in sort order: mongoeco's own filter, skip, limit and projection,
         # streamed, so reading stops at the limit.
-        source = _documents_by_keys(self, reader, keys)
         usage["indexed_find"] += 1
         return self._finalize_scan_source(source, replace(semantics, sort=None, compiled_query=None))
 
