@@ -29,6 +29,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 
 from ..clock import utcnow
+from .search_tokens import TOKEN_INPUTS, photo_tokens
 
 # caption_status values
 PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
@@ -54,6 +55,15 @@ def ensure_indexes(db: Database) -> None:
     # An album's photos, newest first (album_ids is an array: multikey index).
     photos.create_index([("owner_id", ASCENDING), ("album_ids", ASCENDING), ("created_at", DESCENDING)],
                         name="owner_album_newest")
+    # Search (repositories.search_tokens): the owner's, and /explore's over public photos.
+    # Multikey indexes; a query is an $all of its tokens, bounded by the first one.
+    photos.create_index([("owner_id", ASCENDING), ("search_tokens", ASCENDING)], name="owner_search")
+    photos.create_index([("visibility", ASCENDING), ("caption_tokens", ASCENDING)], name="public_search")
+    # Public listings, newest first: /explore (visibility) and a profile (owner + visibility).
+    photos.create_index([("visibility", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                        name="visibility_newest")
+    photos.create_index([("owner_id", ASCENDING), ("visibility", ASCENDING), ("created_at", DESCENDING),
+                         ("_id", DESCENDING)], name="owner_visibility_newest")
     # Reconciliation: photos left pending or processing.
     photos.create_index([("caption_status", ASCENDING), ("caption_requested_at", ASCENDING)],
                         name="caption_status")
@@ -124,6 +134,7 @@ def insert_pending(db: Database, photo: dict, job_id: str) -> dict:
     })
     if photo.get("user_caption"):
         photo["user_caption_updated_at"] = now
+    photo.update(photo_tokens(photo))
     _photos(db).insert_one(photo)
     return photo
 
@@ -144,13 +155,17 @@ def update_settings(db: Database, owner_id: ObjectId, photo_id: ObjectId, fields
                     projection=None) -> dict | None:
     """One atomic $set of the owner's settings (user caption, visibility, albums), each
     already checked by the service; the photo after the change, or None."""
-    allowed = {"user_caption", "user_caption_updated_at", "visibility", "visibility_updated_at", "album_ids"}
+    allowed = {"user_caption", "user_caption_updated_at", "visibility", "visibility_updated_at", "album_ids",
+               "album_tokens", "show_camera", "show_date_taken"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"not a photo setting: {sorted(unknown)}")
-    return _photos(db).find_one_and_update(
+    photo = _photos(db).find_one_and_update(
         {"_id": photo_id, "owner_id": owner_id}, {"$set": fields},
         projection=projection, return_document=ReturnDocument.AFTER)
+    if photo is not None and set(fields) & set(TOKEN_INPUTS):
+        refresh_search_tokens(db, photo_id)
+    return photo
 
 
 def set_user_caption(db: Database, owner_id: ObjectId, photo_id: ObjectId, text: str | None,
@@ -192,6 +207,43 @@ def remove_album_everywhere(db: Database, owner_id: ObjectId, album_id: ObjectId
     _photos(db).update_many({"owner_id": owner_id, "album_ids": album_id}, {"$pull": {"album_ids": album_id}})
 
 
+# -- Search tokens (repositories.search_tokens) -----------------------------------------
+
+def refresh_search_tokens(db: Database, photo_id: ObjectId, attempts: int = 5) -> bool:
+    """Recompute the photo's token arrays from its TOKEN_INPUTS. Every write of an input
+    calls this afterwards; the write of the arrays is conditional on the inputs read, so
+    of two concurrent changes the later refresh wins and the arrays never stay stale."""
+    for _ in range(attempts):
+        photo = _photos(db).find_one({"_id": photo_id}, dict.fromkeys(TOKEN_INPUTS, 1))
+        if photo is None:
+            return False
+        unchanged = {"_id": photo_id, **{field: photo.get(field) for field in TOKEN_INPUTS}}
+        if _photos(db).update_one(unchanged, {"$set": photo_tokens(photo)}).matched_count:
+            return True
+    return False
+
+
+def set_album_tokens(db: Database, photo_id: ObjectId, album_ids: list[ObjectId], tokens: list[str]) -> bool:
+    """Store the tokens of the photo's album names, computed for `album_ids`; nothing is
+    written (False) if its albums changed meanwhile (the caller computes again)."""
+    query = {"_id": photo_id, "album_ids": album_ids}
+    if not _photos(db).update_one(query, {"$set": {"album_tokens": tokens}}).matched_count:
+        return False
+    refresh_search_tokens(db, photo_id)
+    return True
+
+
+def album_memberships(db: Database, owner_id: ObjectId, album_id: ObjectId) -> Iterator[dict]:
+    """`album_ids` of each of the owner's photos in the album (an album was renamed)."""
+    return _photos(db).find({"owner_id": owner_id, "album_ids": album_id}, {"album_ids": 1})
+
+
+def without_search_tokens(db: Database, limit: int = 500) -> list[dict]:
+    """Photos stored before search tokens existed (the backfill), with their owner and albums."""
+    return list(_photos(db).find({"search_tokens": {"$exists": False}}, {"owner_id": 1, "album_ids": 1})
+                .limit(limit))
+
+
 # -- Caption state transitions -------------------------------------------------------
 
 def _job_filter(photo_id: ObjectId, job_id: str | None) -> dict:
@@ -215,7 +267,10 @@ def complete(db: Database, photo_id: ObjectId, job_id: str | None, result: dict)
     """processing → done with the model's output (caption, alternatives, attention,
     model version, timings)."""
     fields = {**result, "caption_status": DONE, "caption_error": None, "caption_finished_at": utcnow()}
-    return _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count > 0
+    if _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count == 0:
+        return False
+    refresh_search_tokens(db, photo_id)  # the AI caption is one of their inputs
+    return True
 
 
 def fail(db: Database, photo_id: ObjectId, job_id: str | None, reason: str) -> bool:
@@ -257,3 +312,4 @@ def give_up(db: Database, photo_id: ObjectId, old_job_id: str | None, reason: st
     query = {"_id": photo_id, "job_id": old_job_id, "caption_status": {"$in": list(IN_PROGRESS)}}
     fields = {"caption_status": FAILED, "caption_finished_at": utcnow(), "caption_error": reason}
     return _photos(db).update_one(query, {"$set": fields}).matched_count > 0
+

@@ -15,6 +15,7 @@ from typing import BinaryIO
 from PIL import Image, ImageOps
 
 from .errors import UploadRejected
+from .metadata import save_clean
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,9 @@ def _flatten(image: Image.Image) -> Image.Image:
 def _derive(image: Image.Image, max_side: int, quality: int) -> DerivedImage:
     copy = image.copy()
     copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # never enlarges
-    buffer = io.BytesIO()
-    copy.save(buffer, "JPEG", quality=quality)
-    return DerivedImage(buffer.getvalue(), copy.width, copy.height)
+    # Pixels only: Pillow would carry the source's JPEG comment (and more) into the copy,
+    # and derived images are what other people see (services.metadata).
+    return DerivedImage(save_clean(copy, "JPEG", quality=quality), copy.width, copy.height)
 
 
 def accept_upload(stream: BinaryIO, limits: ImageLimits, filename: str = "") -> ProcessedUpload:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable
@@ -23,6 +22,8 @@ from ..queueing import new_job_id
 from ..repositories import photo_files
 from ..repositories import photos as photo_repo
 from . import accounts, captions
+from . import metadata
+from . import search as search_module
 from .albums import clean_album_ids, get_album
 from .errors import NotFound, UploadRejected, ValidationError, as_object_id
 from .images import ImageLimits, accept_upload
@@ -85,7 +86,8 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
     filename = clean_filename(filename)
     user_caption = clean_caption(caption)
     visibility = DEFAULT_VISIBILITY if visibility is None else clean_visibility(visibility)
-    album_ids = [get_album(db, owner_id, album_id)["_id"]] if album_id is not None else []
+    album = get_album(db, owner_id, album_id) if album_id is not None else None
+    album_ids = [album["_id"]] if album else []
     accounts.require_active(db, owner_id)
     processed = accept_upload(stream, ImageLimits.from_settings(settings), filename)
 
@@ -113,6 +115,8 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
             "thumbnail_size": [processed.thumbnail.width, processed.thumbnail.height],
             "files": file_ids,
             "album_ids": album_ids,
+            "album_tokens": search_module.album_tokens([album["name"]] if album else []),
+            "exif": metadata.exif_summary(processed.original),
             "visibility": visibility,
             "user_caption": user_caption,
         }, job_id)
@@ -183,6 +187,8 @@ def update_photo(db: Database, owner_id: ObjectId, photo_id, *, caption=_UNSET, 
     photo = photo_repo.update_settings(db, owner_id, photo_id, fields, projection)
     if photo is None:
         raise NotFound("No such photo.")
+    if "album_ids" in fields:
+        search_module.refresh_album_tokens(db, owner_id, photo_id)  # album names are searched too
     return photo
 
 
@@ -213,10 +219,8 @@ def photo_filter(owner_id: ObjectId, *, album_id=None, search: str | None = None
     query: dict = {"owner_id": owner_id}
     if album_id is not None:
         query["album_ids"] = as_object_id(album_id, "album")
-    if search and search.strip():
-        # The embedded store has no $text index: an escaped, case-insensitive regex.
-        pattern = {"$regex": re.escape(search.strip()[:100]), "$options": "i"}
-        query["$or"] = [{"ai_caption": pattern}, {"user_caption": pattern}, {"filename": pattern}]
+    # Captions and album names, by word, whatever their order or form (services.search).
+    query.update(search_module.owner_filter(search))
     return query
 
 
