@@ -25,6 +25,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
+	$(PY) bench/bench_encoder.py
 	$(PY) bench/bench_captioner.py
 	$(PY) bench/bench_upload_to_caption.py
 
