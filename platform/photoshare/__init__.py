@@ -54,7 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import cli, errors, request_limits, security_headers
     from .extensions import backends, csrf, limiter, login_manager
-    from .views import api_keys, auth, gallery, health, sharing
+    from .views import account_export, admin, api_keys, auth, gallery, health, metrics, password_reset, sharing
 
     request_limits.init_app(app)  # first: the hooks below may read the body
     state = backends.init_app(app)
@@ -72,6 +72,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(sharing.bp)
     # Pages to manage API keys: /account/api-keys.
     app.register_blueprint(api_keys.bp)
+    # Running the platform: /admin (administrators only, 404 for anyone else), password
+    # reset, account export, /metrics (loopback or METRICS_TOKEN).
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(password_reset.bp)
+    app.register_blueprint(account_export.bp)
+    app.register_blueprint(metrics.bp)
 
     # REST API /api/v1 and its docs page /api/docs.
     from . import api

@@ -110,10 +110,45 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         # Failed HTTP Basic attempts on /api/v1/tokens, like the website's log-in.
         "API_TOKEN_LIMIT_PER_ACCOUNT": _env(env, "API_TOKEN_LIMIT_PER_ACCOUNT", login_limit_per_account),
         "API_TOKEN_LIMIT_PER_ADDRESS": _env(env, "API_TOKEN_LIMIT_PER_ADDRESS", login_limit_per_address),
+        # Running the platform (issue 14; README "Administration").
+        **_administration_settings(env),
         "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", False),
         "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 0),
         "SECRET_KEY": _env(env, "SECRET_KEY"),
         "INSTANCE_PATH": _env(env, "INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+    }
+
+
+SIGNUP_POLICIES = ("open", "invite", "closed")
+
+
+def _administration_settings(env) -> dict:
+    policy = (_env(env, "SIGNUP_POLICY", "open") or "").strip().lower()
+    if policy not in SIGNUP_POLICIES:
+        raise ValueError(f"SIGNUP_POLICY must be one of {', '.join(SIGNUP_POLICIES)}, got {policy!r}")
+    return {
+        # Storage quota of an account without its own (bytes of originals and derived images).
+        "DEFAULT_QUOTA_BYTES": _int(env, "DEFAULT_QUOTA_MB", 2048) * 1024 * 1024,
+        # The initial signup policy; the administrator's choice (stored) overrides it.
+        "SIGNUP_POLICY": policy,
+        "INVITE_TTL_HOURS": _int(env, "INVITE_TTL_HOURS", 72),
+        "PASSWORD_RESET_TTL_MINUTES": _int(env, "PASSWORD_RESET_TTL_MINUTES", 60),
+        "EXPORT_TTL_HOURS": _int(env, "EXPORT_TTL_HOURS", 24),
+        # Export archives; web and worker must both see it (a shared volume in containers).
+        "EXPORT_DIR": _env(env, "EXPORT_DIR"),
+        # Links in e-mails are built on this base (never on the request's Host header).
+        "PUBLIC_URL": (_env(env, "PUBLIC_URL") or "").rstrip("/") or None,
+        "SMTP_HOST": _env(env, "SMTP_HOST"),
+        "SMTP_PORT": _int(env, "SMTP_PORT", 587),
+        "SMTP_USER": _env(env, "SMTP_USER"),
+        "SMTP_PASSWORD": _env(env, "SMTP_PASSWORD"),
+        "SMTP_STARTTLS": _bool(env, "SMTP_STARTTLS", True),
+        "MAIL_FROM": _env(env, "MAIL_FROM", "photoshare@localhost"),
+        # /metrics answers loopback clients, and others sending this bearer token.
+        "METRICS_TOKEN": _env(env, "METRICS_TOKEN"),
+        # Re-captioning of outdated photos: this many at a time, when the queue is this short.
+        "RECAPTION_BATCH": _int(env, "RECAPTION_BATCH", 20),
+        "RECAPTION_INTERVAL_S": _int(env, "RECAPTION_INTERVAL_S", 15),
     }
 
 

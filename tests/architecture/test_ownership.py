@@ -20,6 +20,10 @@ OWNERS = {
     "albums": "repositories/albums.py",
     "users": "repositories/users.py",
     "api_keys": "repositories/api_keys.py",
+    "site_settings": "repositories/site_settings.py",
+    "invites": "repositories/invites.py",
+    "password_resets": "repositories/password_resets.py",
+    "exports": "repositories/exports.py",
     "fs": "repositories/photo_files.py",
 }
 

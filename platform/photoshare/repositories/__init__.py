@@ -5,6 +5,7 @@
     albums       `albums`
     users        `users`
     api_keys     `api_keys`
+    site_settings, invites, password_resets, exports   administration (issue 14)
 
 Services (photoshare.services) call these; nothing above the services touches the
 store. Functions take the pymongo Database first and return documents, None or a
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 from pymongo.database import Database
 
-from . import albums, api_keys, photo_files, photos, users
+from . import albums, api_keys, exports, invites, password_resets, photo_files, photos, site_settings, users
 
-__all__ = ["albums", "api_keys", "ensure_indexes", "photo_files", "photos", "users"]
+__all__ = ["albums", "api_keys", "ensure_indexes", "exports", "invites", "password_resets", "photo_files", "photos",
+           "site_settings", "users"]
 
 
 def ensure_indexes(db: Database) -> None:
     """Create the index behind every query of every repository (idempotent)."""
-    for repository in (users, photos, albums, photo_files, api_keys):
+    for repository in (users, photos, albums, photo_files, api_keys, site_settings, invites, password_resets,
+                       exports):
         repository.ensure_indexes(db)

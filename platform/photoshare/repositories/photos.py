@@ -313,3 +313,13 @@ def give_up(db: Database, photo_id: ObjectId, old_job_id: str | None, reason: st
     fields = {"caption_status": FAILED, "caption_finished_at": utcnow(), "caption_error": reason}
     return _photos(db).update_one(query, {"$set": fields}).matched_count > 0
 
+# -- Administration (services.system) ----------------------------------------------------
+
+def outdated_after(db: Database, model_version: str, after_id: ObjectId | None, limit: int) -> list[dict]:
+    """Captioned photos whose AI caption came from another model than `model_version`, in
+    _id order after `after_id` (a walk that ends, even if some never change version)."""
+    query: dict = {"caption_status": DONE, "model_version": {"$ne": model_version}}
+    if after_id is not None:
+        query["_id"] = {"$gt": after_id}
+    return list(_photos(db).find(query, {"owner_id": 1}).sort([("_id", ASCENDING)]).limit(limit))
+

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Iterator
 
 from bson import ObjectId
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -72,3 +72,65 @@ def deleting_before(db: Database, cutoff: datetime) -> Iterator[ObjectId]:
 
 def delete(db: Database, user_id: ObjectId) -> None:
     db.users.delete_one({"_id": user_id})
+
+
+# -- Administration (roles, state, quota, storage counter) ------------------------------
+# role: "admin" or absent (a user); disabled_at: set while an administrator has disabled
+# the account; quota_bytes: the account's own quota (absent: the configured default);
+# storage_used: bytes stored, kept by atomic $inc on every upload and deletion.
+
+ADMIN = "admin"
+LIST_FIELDS = {"password_hash": 0}
+
+
+def set_role(db: Database, user_id: ObjectId, role: str | None) -> dict | None:
+    update = {"$set": {"role": role}} if role else {"$unset": {"role": ""}}
+    return db.users.find_one_and_update({"_id": user_id}, update, projection=LIST_FIELDS,
+                                        return_document=ReturnDocument.AFTER)
+
+
+def set_disabled(db: Database, user_id: ObjectId, disabled: bool) -> dict | None:
+    """Disable (every session ends: the session version is bumped) or enable the account."""
+    update = ({"$set": {"disabled_at": utcnow()}, "$inc": {"session_version": 1}} if disabled
+              else {"$unset": {"disabled_at": ""}})
+    return db.users.find_one_and_update({"_id": user_id}, update, projection=LIST_FIELDS,
+                                        return_document=ReturnDocument.AFTER)
+
+
+def set_quota(db: Database, user_id: ObjectId, quota_bytes: int | None) -> dict | None:
+    update = {"$set": {"quota_bytes": quota_bytes}} if quota_bytes is not None else {"$unset": {"quota_bytes": ""}}
+    return db.users.find_one_and_update({"_id": user_id}, update, projection=LIST_FIELDS,
+                                        return_document=ReturnDocument.AFTER)
+
+
+def record_login(db: Database, user_id: ObjectId) -> None:
+    db.users.update_one({"_id": user_id}, {"$set": {"last_login_at": utcnow()}})
+
+
+def end_sessions(db: Database, user_id: ObjectId) -> None:
+    db.users.update_one({"_id": user_id}, {"$inc": {"session_version": 1}})
+
+
+def reserve_storage(db: Database, user_id: ObjectId, size: int, quota: int) -> bool:
+    """Add `size` to the account's storage counter if it stays within `quota`: one
+    conditional update, so two parallel uploads cannot both pass the last free bytes."""
+    if size > quota:
+        return False
+    query = {"_id": user_id, "$or": [{"storage_used": {"$lte": quota - size}},
+                                     {"storage_used": {"$exists": False}}]}
+    return db.users.update_one(query, {"$inc": {"storage_used": size}}).matched_count > 0
+
+
+def release_storage(db: Database, user_id: ObjectId, size: int) -> None:
+    if size:
+        db.users.update_one({"_id": user_id}, {"$inc": {"storage_used": -size}})
+
+
+def page(db: Database, *, skip: int, limit: int) -> list[dict]:
+    """Accounts, oldest first (the administrator's list)."""
+    return list(db.users.find({}, LIST_FIELDS).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+                .skip(skip).limit(limit))
+
+
+def count(db: Database, query: dict | None = None) -> int:
+    return db.users.count_documents(query or {})

@@ -14,6 +14,9 @@ from ..repositories import albums as album_repo
 from ..repositories import api_keys as api_key_repo
 from ..repositories import photo_files
 from ..repositories import photos as photo_repo
+from ..repositories import exports as export_repo
+from ..repositories import password_resets as reset_repo
+from ..repositories import site_settings
 from ..repositories import users as user_repo
 from . import api_keys
 from .errors import AuthenticationFailed, Conflict, NotFound, ValidationError
@@ -92,9 +95,26 @@ def register(db: Database, email: str, password: str, name: str | None = None, *
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"The name must be at most {MAX_NAME_LENGTH} characters.", field="name")
     try:
-        return user_repo.insert(db, email, name or None, hash_password(password, rounds))
+        user = user_repo.insert(db, email, name or None, hash_password(password, rounds))
     except user_repo.EmailTaken:
         raise Conflict("An account with this e-mail address already exists.", field="email") from None
+    # The first account of a fresh install administers it. The claim is the insert of a
+    # fixed _id (repositories.site_settings), which exactly one sign-up can win, however
+    # many run at once; a count of users could not tell two simultaneous first sign-ups apart.
+    if site_settings.claim_first_admin(db, user["_id"]):
+        user = {**user, **user_repo.set_role(db, user["_id"], user_repo.ADMIN)}
+    return user
+
+
+def is_disabled(user: dict | None) -> bool:
+    return bool(user and user.get("disabled_at"))
+
+
+class AccountDisabled(AuthenticationFailed):
+    code = "account_disabled"
+
+    def __init__(self, message: str = "This account has been disabled. Contact the administrator."):
+        super().__init__(message)
 
 
 class AccountClosed(AuthenticationFailed):
@@ -124,6 +144,10 @@ def authenticate(db: Database, email: str, password: str, *, rounds: int = 12) -
     if not is_active(user):
         _spend_hash_time(password, rounds)
     elif check_password(password, user["password_hash"]):
+        # Said only to whoever knows the password: it does not reveal the account to others.
+        if is_disabled(user):
+            raise AccountDisabled()
+        user_repo.record_login(db, user["_id"])
         return user
     raise AuthenticationFailed("Wrong e-mail address or password.")
 
@@ -199,5 +223,7 @@ def purge_account(db: Database, user_id: ObjectId) -> AccountDeletion:
         photo_files.delete(db, file_id)  # idempotent: a concurrent deletion is fine
     albums = album_repo.delete_all_of_owner(db, user_id)
     api_key_repo.delete_all(db, user_id)
+    reset_repo.delete_all_of_user(db, user_id)
+    export_repo.delete_all_of_owner(db, user_id)  # archives on disk expire with EXPORT_TTL_HOURS
     user_repo.delete(db, user_id)
     return AccountDeletion(photos=photos, albums=albums, files=len(file_ids))

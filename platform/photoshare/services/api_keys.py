@@ -32,7 +32,10 @@ _ENCODED_LENGTH = 43  # base64url of 32 bytes, without padding
 DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 8
 
 READ, WRITE = "read", "write"
-SCOPES = (READ, WRITE)
+# `admin` (the /api/v1/admin endpoints) only for administrators: granted at creation only
+# to an administrator, and honoured only while the key's owner still is one.
+ADMIN = "admin"
+SCOPES = (READ, WRITE, ADMIN)
 MAX_KEY_NAME_LENGTH = 100
 MAX_EXPIRY_DAYS = 3650
 MAX_ACTIVE_KEYS = 50
@@ -52,6 +55,15 @@ class KeyExpired(AuthenticationFailed):
     code = "api_key_expired"
 
 
+class OwnerDisabled(AuthenticationFailed):
+    code = "account_disabled"
+
+
+class AdminScopeRefused(ValidationError):
+    code = "admin_scope_forbidden"
+    http_status = 403
+
+
 @dataclass
 class NewKey:
     doc: dict    # the stored document (no secret in it)
@@ -64,6 +76,8 @@ class Authenticated:
     user: dict
 
     def has_scope(self, scope: str) -> bool:
+        if scope == ADMIN and self.user.get("role") != user_repo.ADMIN:
+            return False  # the owner is no longer an administrator
         return scope in (self.key.get("scopes") or [])
 
 
@@ -97,7 +111,7 @@ def clean_scopes(scopes) -> list[str]:
     chosen = set(scopes or [])
     unknown = chosen - set(SCOPES)
     if unknown:
-        raise ValidationError(f"Unknown scope: {', '.join(sorted(unknown))} (use read and/or write).",
+        raise ValidationError(f"Unknown scope: {', '.join(sorted(unknown))} (use read, write and/or admin).",
                               field="scopes")
     if not chosen:
         raise ValidationError("Choose at least one scope: read and/or write.", field="scopes")
@@ -137,6 +151,8 @@ def create_key(db: Database, owner_id: ObjectId, name: str | None, scopes, expir
     name = clean_name(name)
     scopes = clean_scopes(scopes)
     days = clean_expiry_days(expires_in_days)
+    if ADMIN in scopes and (user_repo.find(db, owner_id, {"role": 1}) or {}).get("role") != user_repo.ADMIN:
+        raise AdminScopeRefused("Only administrators can create keys with the admin scope.", field="scopes")
     now = utcnow()
     if key_repo.count_active(db, owner_id, now) >= MAX_ACTIVE_KEYS:
         raise ValidationError(f"You can have at most {MAX_ACTIVE_KEYS} active keys; revoke one first.",
@@ -198,6 +214,8 @@ def authenticate(db: Database, secret: str | None) -> Authenticated:
     user = user_repo.find(db, key["owner_id"])
     if user is None or user.get("deleting_at") is not None:  # the account is (being) deleted
         raise InvalidKey("The API key is not valid.")
+    if user.get("disabled_at") is not None:
+        raise OwnerDisabled("The account of this API key has been disabled.")
     last_used = key.get("last_used_at")
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         key_repo.touch(db, key["_id"], now)

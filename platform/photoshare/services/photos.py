@@ -18,10 +18,11 @@ from pymongo.database import Database
 from rq import Queue
 
 from ..clock import utcnow
+from .. import metrics
 from ..queueing import new_job_id
 from ..repositories import photo_files
 from ..repositories import photos as photo_repo
-from . import accounts, captions
+from . import accounts, captions, quota
 from . import metadata
 from . import search as search_module
 from .albums import clean_album_ids, get_album
@@ -98,6 +99,10 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
         "display": (processed.display.data, processed.display.mime_type),
         "thumbnail": (processed.thumbnail.data, processed.thumbnail.mime_type),
     }
+    # The quota is reserved before anything is stored (services.quota: atomic, so parallel
+    # uploads cannot pass it together) and given back if storing fails.
+    stored_bytes = sum(len(content) for content, _ in stored.values())
+    quota.reserve_upload(db, owner_id, stored_bytes, settings, filename)
     file_ids = {}
     try:
         for variant, (content, mime_type) in stored.items():
@@ -119,6 +124,7 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
             "exif": metadata.exif_summary(processed.original),
             "visibility": visibility,
             "user_caption": user_caption,
+            "stored_bytes": stored_bytes,
         }, job_id)
         # The account may have been deleted while this upload was storing: its deletion
         # closes the account before removing content by owner, so checking again here
@@ -130,8 +136,10 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
         # services.reconciliation removes them later.)
         photo_repo.delete(db, photo_id)
         photo_files.delete_quietly(db, file_ids.values(), f"of photo {photo_id}")
+        quota.release(db, owner_id, stored_bytes)
         raise
     photo["caption_queued"] = captions.enqueue_caption_job(queue, photo_id, job_id, settings)
+    metrics.count(queue.connection, settings["PHOTOSHARE_PREFIX"], "photoshare_uploads_total")
     return photo
 
 
@@ -197,6 +205,7 @@ def delete_photo(db: Database, owner_id: ObjectId, photo_id) -> None:
     photo = photo_repo.delete(db, as_object_id(photo_id, "photo"), owner_id)
     if photo is None:
         raise NotFound("No such photo.")
+    quota.release(db, owner_id, photo.get("stored_bytes"))  # only the deletion that won gives back
     # The document goes first so the photo vanishes at once; a queued captioning job
     # then finds nothing and ends quietly.
     photo_files.delete_quietly(db, (photo.get("files") or {}).values(), f"of photo {photo['_id']}")

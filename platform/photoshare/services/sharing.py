@@ -39,9 +39,16 @@ def get_public_photo(db: Database, photo_id) -> dict:
     except (InvalidId, TypeError):
         raise _not_shared() from None
     photo = photo_repo.find_visible(db, photo_id, PUBLIC, photo_repo.LIST_FIELDS)
-    if photo is None:
+    if photo is None or not _owner_can_share(db, photo["owner_id"]):
         raise _not_shared()
     return photo
+
+
+def _owner_can_share(db: Database, owner_id) -> bool:
+    # A disabled (or closing) account's public pages and links go dark, and come back
+    # if an administrator enables it again.
+    owner = user_repo.find(db, owner_id, {"disabled_at": 1, "deleting_at": 1})
+    return owner is not None and not owner.get("disabled_at") and not owner.get("deleting_at")
 
 
 def shared_photo(db: Database, photo_id) -> dict:

@@ -13,6 +13,8 @@ from ..extensions import address_key, get_db, limiter, limiter_key, login_manage
 from ..forms import ChangePasswordForm, ConfirmForm, DeleteAccountForm, LoginForm, SignupForm, show_service_error
 from ..safe_urls import local_redirect_target
 from ..services import accounts
+from ..services import admin as admin_service
+from ..services import signup as signup_policy
 from ..services.errors import AuthenticationFailed, ServiceError
 
 bp = Blueprint("auth", __name__)
@@ -40,6 +42,10 @@ class User(UserMixin):
     def display_name(self) -> str:
         return self.name or self.email
 
+    @property
+    def is_admin(self) -> bool:
+        return admin_service.is_admin(self.doc)
+
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
@@ -48,7 +54,7 @@ def load_user(session_id: str) -> User | None:
         doc = accounts.get_user(get_db(), ObjectId(user_id))
     except InvalidId:
         return None
-    if doc is None or str(doc.get("session_version", 1)) != version:
+    if doc is None or str(doc.get("session_version", 1)) != version or accounts.is_disabled(doc):
         return None
     return User(doc)
 
@@ -62,18 +68,40 @@ def signup():
     if current_user.is_authenticated:
         return redirect(url_for("gallery.index"))
     form = SignupForm()
+    # The signup policy (services.signup): open, by invitation (?invite=<token>), closed.
+    invite = request.values.get("invite") or None
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
-            doc = accounts.register(get_db(), form.email.data, form.password.data, form.name.data,
-                                    rounds=_rounds())
+            doc = signup_policy.sign_up(get_db(), current_app.config, form.email.data, form.password.data,
+                                        form.name.data, invite_token=invite)
         except ServiceError as error:
-            show_service_error(form, error)
+            if error.http_status == 403:
+                status = 403  # refused by the policy: the page's notice says why
+            else:
+                show_service_error(form, error)
         else:
             login_user(User(doc))
             flash("Welcome! Your account is ready: upload your first photos below.", "success")
             return redirect(url_for("gallery.index"), 303)
-    status = 400 if form.is_submitted() else 200
-    return render_template("auth/signup.html", form=form), status
+    return render_template("auth/signup.html", form=form, invite=invite,
+                           notice=_signup_notice(invite)), status
+
+
+def _signup_notice(invite: str | None) -> str | None:
+    """Why this page cannot create an account as it stands (policy, bad invitation)."""
+    db, config = get_db(), current_app.config
+    if signup_policy.signup_allowed_without_invite(db, config):
+        return None
+    if signup_policy.policy(db, config) == signup_policy.CLOSED:
+        return "Sign-up is closed on this site. Ask the administrator for an account."
+    if not invite:
+        return "Sign-up is by invitation only on this site. Ask the administrator for an invitation link."
+    try:
+        signup_policy.check_invite(db, invite)
+    except ServiceError as error:
+        return error.message
+    return None
 
 
 # -- Log-in throttling ------------------------------------------------------------
