@@ -205,3 +205,17 @@ def test_patches_are_applied_in_the_store_process_only_for_the_pinned_version(mo
         assert embedded_store_patches.apply_patches() == []
     assert "without photoshare's performance patches" in caplog.text
     assert embedded_store_patches.applied_patches() == []
+
+
+def test_the_store_process_indexes_multikey_entries_by_document(tmp_path):
+    import sqlite3
+
+    def index_names(patched: bool) -> set[str]:
+        path = tmp_path / f"{patched}.sqlite"
+        process, _uri = start_process(path, patches=patched)
+        stop_process(process)
+        with sqlite3.connect(path) as connection:
+            return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+    assert "photoshare_multikey_entries_storage" in index_names(True)
+    assert "photoshare_multikey_entries_storage" not in index_names(False)
