@@ -54,6 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import cli, errors, request_limits, security_headers
     from .extensions import backends, csrf, limiter, login_manager
+    from .views import profiles, share_links
     from .views import account_export, admin, api_keys, auth, gallery, health, metrics, password_reset, sharing
 
     request_limits.init_app(app)  # first: the hooks below may read the body
@@ -68,8 +69,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(gallery.bp)
     app.register_blueprint(health.bp)
-    # Public share pages /s/<photo_id>: no login, public photos only.
+    # Share links /s/<token> (no login), the owner's links /shares, and the public pages
+    # /explore, /u/<handle>, /p/<id>, /a/<id>.
     app.register_blueprint(sharing.bp)
+    app.register_blueprint(share_links.bp)
+    app.register_blueprint(profiles.bp)
     # Pages to manage API keys: /account/api-keys.
     app.register_blueprint(api_keys.bp)
     # Running the platform: /admin (administrators only, 404 for anyone else), password

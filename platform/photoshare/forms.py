@@ -6,12 +6,13 @@ layer, not here: these forms only shape the input."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField, RadioField, SelectField,
+                     StringField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import EqualTo, InputRequired
+from wtforms.validators import EqualTo, InputRequired, Optional
 
 from .services.errors import ServiceError
-from .services.visibility import PRIVATE, PUBLIC
+from .services.visibility import PRIVATE, PUBLIC, UNLISTED
 
 
 def show_service_error(form: FlaskForm, error: ServiceError) -> None:
@@ -76,9 +77,34 @@ class VisibilityForm(FlaskForm):
     # missing choice gets its message rather than a generic "not a valid choice".
     visibility = RadioField(
         "Who can see this photo",
-        choices=[SelectChoice(PRIVATE, "Private (only you)"), SelectChoice(PUBLIC, "Public (anyone with the link)")],
+        choices=[SelectChoice(PRIVATE, "Private (only you)"),
+                 SelectChoice(UNLISTED, "Unlisted (anyone with a share link)"),
+                 SelectChoice(PUBLIC, "Public (on your profile and on Explore)")],
         validate_choice=False,
     )
+
+
+class ShareLinkForm(FlaskForm):
+    """A new share link for a photo or an album (services.shares checks every value)."""
+    photo_id = HiddenField()
+    album_id = HiddenField()
+    expires_in_days = IntegerField("Expires after (days, empty: never)", validators=[Optional()])
+    password = PasswordField("Password (optional)")
+    allow_download = BooleanField("Allow downloading the original (without its metadata)")
+
+
+class SharePasswordForm(FlaskForm):
+    password = PasswordField("Password", validators=[InputRequired("Enter the password of this link.")])
+
+
+class HandleForm(FlaskForm):
+    handle = StringField("Public handle", validators=[InputRequired("Choose a handle.")])
+
+
+class SharedDetailsForm(FlaskForm):
+    # What shared pages may show besides the caption (never the GPS position).
+    show_camera = BooleanField("Show the camera on shared pages")
+    show_date_taken = BooleanField("Show the date taken on shared pages")
 
 
 class ConfirmForm(FlaskForm):

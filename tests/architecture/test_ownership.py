@@ -25,6 +25,7 @@ OWNERS = {
     "password_resets": "repositories/password_resets.py",
     "exports": "repositories/exports.py",
     "fs": "repositories/photo_files.py",
+    "share_links": "repositories/share_links.py",
 }
 
 

@@ -5,6 +5,7 @@
     albums       `albums`
     users        `users`
     api_keys     `api_keys`
+    share_links  `share_links` (search_tokens: the photos' search words, no collection)
     site_settings, invites, password_resets, exports   administration (issue 14)
 
 Services (photoshare.services) call these; nothing above the services touches the
@@ -17,6 +18,7 @@ from __future__ import annotations
 from pymongo.database import Database
 
 from . import albums, api_keys, exports, invites, password_resets, photo_files, photos, site_settings, users
+from . import share_links
 
 __all__ = ["albums", "api_keys", "ensure_indexes", "exports", "invites", "password_resets", "photo_files", "photos",
            "site_settings", "users"]
@@ -27,3 +29,4 @@ def ensure_indexes(db: Database) -> None:
     for repository in (users, photos, albums, photo_files, api_keys, site_settings, invites, password_resets,
                        exports):
         repository.ensure_indexes(db)
+    share_links.ensure_indexes(db)

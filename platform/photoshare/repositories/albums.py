@@ -21,6 +21,9 @@ def ensure_indexes(db: Database) -> None:
     db.albums.create_index([("owner_id", ASCENDING), ("name_key", ASCENDING)], unique=True,
                            name="owner_name_unique")
     db.albums.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest")
+    # A profile's public albums, newest first.
+    db.albums.create_index([("owner_id", ASCENDING), ("visibility", ASCENDING), ("created_at", DESCENDING)],
+                           name="owner_visibility_newest")
 
 
 def insert(db: Database, owner_id: ObjectId, name: str, name_key: str) -> dict:
@@ -35,6 +38,23 @@ def insert(db: Database, owner_id: ObjectId, name: str, name_key: str) -> dict:
 
 def find_owned(db: Database, owner_id: ObjectId, album_id: ObjectId) -> dict | None:
     return db.albums.find_one({"_id": album_id, "owner_id": owner_id})
+
+
+def find(db: Database, album_id: ObjectId) -> dict | None:
+    """The album whatever its owner: only for a share link, which the caller has checked."""
+    return db.albums.find_one({"_id": album_id})
+
+
+def with_visibility(db: Database, owner_id: ObjectId, visibility: str) -> list[dict]:
+    """The owner's albums of one visibility (a profile's public albums), newest first."""
+    return list(db.albums.find({"owner_id": owner_id, "visibility": visibility}).sort(NEWEST_FIRST).limit(200))
+
+
+def set_visibility(db: Database, owner_id: ObjectId, album_id: ObjectId, visibility: str) -> dict | None:
+    return db.albums.find_one_and_update(
+        {"_id": album_id, "owner_id": owner_id},
+        {"$set": {"visibility": visibility, "visibility_updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER)
 
 
 def list_of_owner(db: Database, owner_id: ObjectId) -> list[dict]:

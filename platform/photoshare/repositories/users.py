@@ -17,13 +17,19 @@ class EmailTaken(Exception):
     """Another account has this e-mail address (unique index)."""
 
 
+class HandleTaken(Exception):
+    """Another account has this public handle (unique index)."""
+
+
 def ensure_indexes(db: Database) -> None:
     db.users.create_index([("email", ASCENDING)], unique=True, name="email_unique")
+    # Public handles (/u/<handle>), lower-case; accounts without one have no field.
+    db.users.create_index([("handle", ASCENDING)], unique=True, sparse=True, name="handle_unique")
     # Accounts whose deletion was interrupted (the orphan sweep); few ever have it.
     db.users.create_index([("deleting_at", ASCENDING)], sparse=True, name="deleting")
 
 
-def insert(db: Database, email: str, name: str | None, password_hash: str) -> dict:
+def insert(db: Database, email: str, name: str | None, password_hash: str, handle: str | None = None) -> dict:
     user = {
         "email": email,
         "name": name,
@@ -32,11 +38,37 @@ def insert(db: Database, email: str, name: str | None, password_hash: str) -> di
         "session_version": 1,
         "created_at": utcnow(),
     }
+    if handle:
+        user["handle"] = handle
     try:
         user["_id"] = db.users.insert_one(user).inserted_id
     except DuplicateKeyError:
+        # Two unique indexes: the e-mail one answers first when both collide.
+        if handle and find_by_email(db, email) is None:
+            raise HandleTaken(handle) from None
         raise EmailTaken(email) from None
     return user
+
+
+def set_handle(db: Database, user_id: ObjectId, handle: str) -> None:
+    try:
+        db.users.update_one({"_id": user_id}, {"$set": {"handle": handle}})
+    except DuplicateKeyError:
+        raise HandleTaken(handle) from None
+
+
+def find_by_handle(db: Database, handle: str) -> dict | None:
+    """The public facts of the account with this handle (never its e-mail address)."""
+    return db.users.find_one({"handle": handle}, PUBLIC_FIELDS)
+
+
+def public_profiles(db: Database, user_ids) -> dict:
+    """{user id: public facts} of several accounts (the cards of /explore)."""
+    return {user["_id"]: user for user in db.users.find({"_id": {"$in": list(user_ids)}}, PUBLIC_FIELDS)}
+
+
+# What other people may learn of an account; the state fields say whether to show it.
+PUBLIC_FIELDS = {"name": 1, "handle": 1, "deleting_at": 1, "disabled_at": 1}
 
 
 def find(db: Database, user_id: ObjectId, projection=None) -> dict | None:

@@ -14,6 +14,7 @@ from ..repositories import albums as album_repo
 from ..repositories import api_keys as api_key_repo
 from ..repositories import photo_files
 from ..repositories import photos as photo_repo
+from ..repositories import share_links as share_link_repo
 from ..repositories import exports as export_repo
 from ..repositories import password_resets as reset_repo
 from ..repositories import site_settings
@@ -87,17 +88,21 @@ def _spend_hash_time(password: str, rounds: int) -> None:
     bcrypt.checkpw(_bcrypt_input(password or ""), _dummy_hashes[rounds])
 
 
-def register(db: Database, email: str, password: str, name: str | None = None, *, rounds: int = 12) -> dict:
+def register(db: Database, email: str, password: str, name: str | None = None, *, rounds: int = 12,
+             handle: str | None = None) -> dict:
     """Create an account; return the user document. Raises ValidationError / Conflict."""
     email = validate_email(email)
     validate_password(password)
     name = (name or "").strip()
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"The name must be at most {MAX_NAME_LENGTH} characters.", field="name")
+    handle = clean_handle(handle) if handle and handle.strip() else None
     try:
-        user = user_repo.insert(db, email, name or None, hash_password(password, rounds))
+        user = user_repo.insert(db, email, name or None, hash_password(password, rounds), handle)
     except user_repo.EmailTaken:
         raise Conflict("An account with this e-mail address already exists.", field="email") from None
+    except user_repo.HandleTaken:
+        raise _handle_taken(handle) from None
     # The first account of a fresh install administers it. The claim is the insert of a
     # fixed _id (repositories.site_settings), which exactly one sign-up can win, however
     # many run at once; a count of users could not tell two simultaneous first sign-ups apart.
@@ -115,6 +120,39 @@ class AccountDisabled(AuthenticationFailed):
 
     def __init__(self, message: str = "This account has been disabled. Contact the administrator."):
         super().__init__(message)
+
+
+# -- Public handle (/u/<handle>): the only name of an account that other people see besides
+# its display name; the e-mail address is never shown to anyone else.
+
+HANDLE_RULE = "3 to 30 letters, digits or underscores, starting with a letter"
+_HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
+# Words that read like the site's own pages or staff.
+RESERVED_HANDLES = frozenset("""about account admin administrator api explore help login logout me moderator
+photoshare root settings signup staff static support system""".split())
+
+
+def clean_handle(raw: str | None) -> str:
+    handle = (raw or "").strip().lstrip("@").lower()
+    if not _HANDLE_RE.match(handle):
+        raise ValidationError(f"A handle is {HANDLE_RULE}.", field="handle")
+    if handle in RESERVED_HANDLES:
+        raise ValidationError(f"The handle “{handle}” is reserved; choose another.", field="handle")
+    return handle
+
+
+def _handle_taken(handle: str) -> Conflict:
+    return Conflict(f"The handle “{handle}” is taken; choose another.", field="handle")
+
+
+def set_handle(db: Database, user_id: ObjectId, raw: str | None) -> str:
+    """Choose or change the account's public handle (unique, case-insensitive)."""
+    handle = clean_handle(raw)
+    try:
+        user_repo.set_handle(db, user_id, handle)
+    except user_repo.HandleTaken:
+        raise _handle_taken(handle) from None
+    return handle
 
 
 class AccountClosed(AuthenticationFailed):
@@ -222,6 +260,7 @@ def purge_account(db: Database, user_id: ObjectId) -> AccountDeletion:
     for file_id in file_ids:
         photo_files.delete(db, file_id)  # idempotent: a concurrent deletion is fine
     albums = album_repo.delete_all_of_owner(db, user_id)
+    share_link_repo.delete_all_of_owner(db, user_id)
     api_key_repo.delete_all(db, user_id)
     reset_repo.delete_all_of_user(db, user_id)
     export_repo.delete_all_of_owner(db, user_id)  # archives on disk expire with EXPORT_TTL_HOURS

@@ -8,8 +8,10 @@ from pymongo.database import Database
 
 from ..repositories import albums as album_repo
 from ..repositories import photos as photo_repo
+from . import search
 from .errors import Conflict, NotFound, ValidationError, as_object_id
 from .pagination import CursorPage, cursor_page
+from .visibility import clean_visibility, visibility_of
 
 MAX_ALBUM_NAME_LENGTH = 100
 MAX_ALBUMS_PER_PHOTO = 100
@@ -78,15 +80,27 @@ def rename_album(db: Database, owner_id: ObjectId, album_id, name: str) -> dict:
         raise _duplicate(name) from None
     if album is None:
         raise NotFound("No such album.")
+    search.album_renamed(db, owner_id, album_id)  # its photos are found by its new name
+    return album
+
+
+def set_album_visibility(db: Database, owner_id: ObjectId, album_id, visibility) -> dict:
+    """private, unlisted (its share links work) or public (also on the owner's profile)."""
+    album = album_repo.set_visibility(db, owner_id, as_object_id(album_id, "album"), clean_visibility(visibility))
+    if album is None:
+        raise NotFound("No such album.")
     return album
 
 
 def delete_album(db: Database, owner_id: ObjectId, album_id) -> None:
     """Delete the album; its photos stay in the library (and in their other albums)."""
     album_id = as_object_id(album_id, "album")
+    members = [photo["_id"] for photo in photo_repo.album_memberships(db, owner_id, album_id)]
     if not album_repo.delete(db, owner_id, album_id):
         raise NotFound("No such album.")
     photo_repo.remove_album_everywhere(db, owner_id, album_id)
+    for photo_id in members:  # its name no longer finds them
+        search.refresh_album_tokens(db, owner_id, photo_id)
 
 
 def _too_many_albums() -> ValidationError:
@@ -113,6 +127,7 @@ def add_photo_to_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> 
     album = get_album(db, owner_id, album_id)  # both must belong to the user
     photo_id = as_object_id(photo_id, "photo")
     if photo_repo.add_to_album(db, owner_id, photo_id, album["_id"], MAX_ALBUMS_PER_PHOTO):
+        search.refresh_album_tokens(db, owner_id, photo_id)
         return
     photo = photo_repo.find_owned(db, owner_id, photo_id, {"album_ids": 1})
     if photo is None:
@@ -123,8 +138,10 @@ def add_photo_to_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> 
 
 def remove_photo_from_album(db: Database, owner_id: ObjectId, photo_id, album_id) -> None:
     album = get_album(db, owner_id, album_id)
-    if not photo_repo.remove_from_album(db, owner_id, as_object_id(photo_id, "photo"), album["_id"]):
+    photo_id = as_object_id(photo_id, "photo")
+    if not photo_repo.remove_from_album(db, owner_id, photo_id, album["_id"]):
         raise NotFound("No such photo.")
+    search.refresh_album_tokens(db, owner_id, photo_id)
 
 
 def albums_of_photo(db: Database, owner_id: ObjectId, photo: dict) -> list[dict]:
@@ -140,4 +157,5 @@ def album_view(album: dict) -> dict:
         "created_at": album["created_at"].isoformat() if album.get("created_at") else None,
         "updated_at": album["updated_at"].isoformat() if album.get("updated_at") else None,
         "photo_count": album.get("photo_count", 0),
+        "visibility": visibility_of(album),
     }

@@ -68,7 +68,19 @@ def owner_view(photo: dict) -> dict:
         "caption_error": photo.get("caption_error"),
         "model_version": photo.get("model_version"),
         "alternatives": photo.get("alternatives") or [],
+        "exif": exif_of(photo),
+        "show_camera": bool(photo.get("show_camera")),
+        "show_date_taken": bool(photo.get("show_date_taken")),
     }
+
+
+EXIF_KEYS = ("camera", "lens", "taken_at", "has_gps")
+
+
+def exif_of(photo: dict) -> dict:
+    """The owner's EXIF summary (services.metadata): camera, lens, date taken, has_gps."""
+    exif = photo.get("exif") or {}
+    return {key: exif.get(key) if key != "has_gps" else bool(exif.get(key)) for key in EXIF_KEYS}
 
 
 def status_view(photo: dict) -> dict:
@@ -82,13 +94,17 @@ ANONYMOUS_OWNER = "a Photoshare member"
 
 
 def public_view(photo: dict, owner_name: str | None) -> dict:
-    """What anyone with a share link sees: caption, owner's name, date and display size.
-    Never the file name, the original's size, the e-mail, the albums or any metadata."""
+    """What anyone else sees: caption, owner's name, date and display size, and the camera
+    and date taken only if the owner chose to show them. Never the file name, the
+    original's size, the e-mail, the albums, the GPS position or any other metadata."""
     display_size = photo.get("display_size") or []
+    exif = photo.get("exif") or {}
     return {
         "id": str(photo["_id"]),
         "caption": display_caption(photo),
         "owner_name": owner_name or ANONYMOUS_OWNER,
         "created_at": photo.get("created_at"),
         "display_size": tuple(display_size) if len(display_size) == 2 else None,
+        "camera": exif.get("camera") if photo.get("show_camera") else None,
+        "taken_at": exif.get("taken_at") if photo.get("show_date_taken") else None,
     }

@@ -173,7 +173,7 @@ _UNSET = object()
 
 
 def update_photo(db: Database, owner_id: ObjectId, photo_id, *, caption=_UNSET, visibility=_UNSET,
-                 album_ids=_UNSET, projection=None) -> dict:
+                 album_ids=_UNSET, show_camera=_UNSET, show_date_taken=_UNSET, projection=None) -> dict:
     """Change any of the user caption, the visibility and the albums of a photo: the one
     write path of the photo page's forms and the API's PATCH.
 
@@ -190,6 +190,11 @@ def update_photo(db: Database, owner_id: ObjectId, photo_id, *, caption=_UNSET, 
         fields.update(visibility=clean_visibility(visibility), visibility_updated_at=now)
     if album_ids is not _UNSET:
         fields["album_ids"] = clean_album_ids(db, owner_id, album_ids)
+    # Whether shared pages may show the camera / the date taken (never the GPS position).
+    if show_camera is not _UNSET:
+        fields["show_camera"] = bool(show_camera)
+    if show_date_taken is not _UNSET:
+        fields["show_date_taken"] = bool(show_date_taken)
     if not fields:
         return get_photo(db, owner_id, photo_id, projection=projection)
     photo = photo_repo.update_settings(db, owner_id, photo_id, fields, projection)

@@ -1,13 +1,20 @@
-"""Who may see a photo: "private" (the default: only the owner) or "public" (anyone with
-its share link, services.sharing). Photos stored before visibility existed have no field
-and count as private."""
+"""Who may see a photo or an album:
+
+    private   the default: only the owner (share links to it do not work)
+    unlisted  anyone with one of its share links (services.shares), nobody else
+    public    as unlisted, and listed on the owner's profile /u/<handle> and, for
+              photos, on /explore (services.discovery)
+
+Photos and albums stored before visibility existed have no field and count as private."""
 
 from __future__ import annotations
 
 from .errors import ValidationError
 
-PRIVATE, PUBLIC = "private", "public"
-VISIBILITIES = (PRIVATE, PUBLIC)
+PRIVATE, UNLISTED, PUBLIC = "private", "unlisted", "public"
+VISIBILITIES = (PRIVATE, UNLISTED, PUBLIC)
+# Visibilities under which a share link works.
+LINKABLE = (UNLISTED, PUBLIC)
 DEFAULT_VISIBILITY = PRIVATE
 
 

@@ -25,6 +25,12 @@ from ..services.visibility import PUBLIC, VISIBILITIES, visibility_of
 
 bp = Blueprint("gallery", __name__)
 
+VISIBILITY_MESSAGES = {
+    "private": "The photo is private: only you can see it, and its share links are off.",
+    "unlisted": "The photo is unlisted: anyone with one of its share links can see it.",
+    "public": "The photo is public: it is on your profile and on Explore.",
+}
+
 
 @bp.app_template_global()
 def caption_of(photo: dict) -> str:
@@ -162,10 +168,7 @@ def set_visibility(photo_id):
             raise
         show_service_error(form, error)
         return photo(photo_id, visibility_form=form, status=400)
-    if is_public(updated):
-        flash("The photo is public: anyone with its link can see it.", "success")
-    else:
-        flash("The photo is private: only you can see it.", "info")
+    flash(VISIBILITY_MESSAGES[visibility_of(updated)], "success")
     return redirect(url_for("gallery.photo", photo_id=photo_id), 303)
 
 

@@ -1,36 +1,154 @@
-"""Public share pages: /s/<photo_id> and its images, for anyone with the link (no login).
+"""Share links, for anyone who has one (no login): /s/<token>.
 
-The rules (public photos only, never the original, never the owner's e-mail) are in
-services.sharing. Photo ids are plain strings here, not `<oid:...>`: a malformed id then
-gets the very same 404 page as a missing or private photo.
+The rules (random tokens stored hashed, expiry, revocation, password, what is shown) are
+in services.shares; this module turns them into pages and image answers:
+
+    GET  /s/<token>                              the photo or album page (or only a password form)
+    POST /s/<token>                              the password (CSRF-protected, wrong guesses throttled)
+    GET  /s/<token>/image/<thumbnail|display>    the shared photo's images
+    GET  /s/<token>/original                     the original without metadata, if the link allows it
+    GET  /s/<token>/photos/<id>/image/<variant>  images of the photos of a shared album
+
+Every failure is the same 404 page, and 404s are counted per client address: past
+SHARE_NOT_FOUND_LIMIT, every /s/ request of that address is refused (429) for a while,
+so tokens cannot be guessed by trying many. Pages are `noindex`, also as X-Robots-Tag.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_limiter import RateLimitExceeded
 
-from ..extensions import get_db
+from ..errors import error_response
+from ..extensions import address_key, get_db, limiter, limiter_key
+from ..forms import SharePasswordForm
 from ..image_responses import image_response
-from ..services import sharing
+from ..services import shares
 
 bp = Blueprint("sharing", __name__, url_prefix="/s")
 
-# Unlike the owner's private images (cached for a week), a shared image can be unshared
-# at any moment: browsers and shared caches keep it only briefly and then revalidate
-# (a cheap 304 while it is still public, a 404 once it is private again).
+# A shared image can be withdrawn at any moment: caches keep it only briefly and then
+# revalidate (a cheap 304 while it is still shared, a 404 once it is not).
 SHARED_IMAGE_MAX_AGE = 5 * 60
-
-# Share links are unlisted: search engines should neither index nor follow them.
 NO_INDEX = {"X-Robots-Tag": "noindex, nofollow"}
+DEFAULT_LIMITS = {
+    "SHARE_NOT_FOUND_LIMIT": "30 per 10 minutes",
+    "SHARE_PASSWORD_LIMIT_PER_ADDRESS": "10 per 15 minutes",
+    "SHARE_PASSWORD_LIMIT_PER_LINK": "30 per hour",
+}
+UNLOCKED_KEY = "unlocked_shares"  # ids of the password links this browser has opened
+MAX_UNLOCKED = 20
 
 
-@bp.get("/<photo_id>")
-def photo(photo_id):
-    shared = sharing.shared_photo(get_db(), photo_id)
-    return render_template("sharing/photo.html", shared=shared), 200, NO_INDEX
+def _limit(name: str) -> str:
+    return current_app.config.get(name) or DEFAULT_LIMITS[name]
 
 
-@bp.get("/<photo_id>/image/<variant>")
-def photo_image(photo_id, variant):
-    return image_response(sharing.open_public_image(get_db(), photo_id, variant),
-                          max_age=SHARED_IMAGE_MAX_AGE, public=True, headers=NO_INDEX)
+def _was_not_found(response) -> bool:
+    return response.status_code == 404
+
+
+def _password_failed(response) -> bool:
+    return request.method == "POST" and response.status_code == 401
+
+
+# Each /s/ route carries this: only 404 answers count against the address.
+_throttle_not_found = limiter.limit(lambda: _limit("SHARE_NOT_FOUND_LIMIT"),
+                                    key_func=lambda: address_key("share-not-found"), deduct_when=_was_not_found,
+                                    error_message="Too many requests for links that do not exist. Wait a few "
+                                                  "minutes before trying again.")
+_throttle_password_address = limiter.limit(
+    lambda: _limit("SHARE_PASSWORD_LIMIT_PER_ADDRESS"), key_func=lambda: address_key("share-password"),
+    methods=["POST"], deduct_when=_password_failed,
+    error_message="Too many wrong passwords from your address. Wait a few minutes before trying again.")
+_throttle_password_link = limiter.limit(
+    lambda: _limit("SHARE_PASSWORD_LIMIT_PER_LINK"),
+    key_func=lambda: limiter_key("share-password-link", shares.hash_token(request.view_args.get("token", ""))),
+    methods=["POST"], deduct_when=_password_failed,
+    error_message="Too many wrong passwords for this link. Wait a while before trying again.")
+
+
+@bp.errorhandler(RateLimitExceeded)
+def throttled(error: RateLimitExceeded):
+    return error_response(429, "too_many_requests", error.description, title="Too many attempts",
+                          headers=NO_INDEX)
+
+
+def _unlocked(shared: shares.Shared) -> bool:
+    return not shared.needs_password or str(shared.id) in session.get(UNLOCKED_KEY, [])
+
+
+def _unlock(shared: shares.Shared) -> None:
+    unlocked = [link_id for link_id in session.get(UNLOCKED_KEY, []) if link_id != str(shared.id)]
+    session[UNLOCKED_KEY] = (unlocked + [str(shared.id)])[-MAX_UNLOCKED:]
+
+
+def _open(token: str, *, require_unlocked: bool = True) -> shares.Shared:
+    shared = shares.resolve(get_db(), token)
+    if require_unlocked and not _unlocked(shared):
+        # An image or download asked for without the password: as if it did not exist.
+        raise shares.not_shared()
+    return shared
+
+
+def _password_page(token: str, form: SharePasswordForm, error: str | None = None, status: int = 200):
+    # Only the form: no image, no caption, no owner, until the password is given.
+    return render_template("sharing/password.html", token=token, form=form, error=error), status, NO_INDEX
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@_throttle_not_found
+@_throttle_password_link
+@_throttle_password_address
+def shared(token):
+    db = get_db()
+    link = _open(token, require_unlocked=False)
+    if not _unlocked(link):
+        form = SharePasswordForm()
+        if request.method == "POST" and form.validate_on_submit():
+            if shares.check_link_password(link, form.password.data):
+                _unlock(link)
+                return redirect(url_for("sharing.shared", token=token), 303)
+            return _password_page(token, form, "Wrong password.", 401)
+        return _password_page(token, form, status=400 if request.method == "POST" else 200)
+    if request.method == "POST":
+        return redirect(url_for("sharing.shared", token=token), 303)
+    shares.count_view(db, link)
+    if link.photo is not None:
+        return render_template("sharing/photo.html", token=token, shared=shares.photo_view(link),
+                               allow_download=link.allow_download), 200, NO_INDEX
+    page = shares.album_page(db, link, request.args.get("page", 1, type=int))
+    return render_template("sharing/album.html", token=token, album=link.album, page=page,
+                           owner_name=shares.owner_name(link) or "a Photoshare member"), 200, NO_INDEX
+
+
+@bp.get("/<token>/image/<variant>")
+@_throttle_not_found
+def image(token, variant):
+    link = _open(token)
+    return _image_answer(link, shares.open_shared_image(get_db(), link, variant))
+
+
+@bp.get("/<token>/photos/<photo_id>/image/<variant>")
+@_throttle_not_found
+def album_photo_image(token, photo_id, variant):
+    link = _open(token)
+    return _image_answer(link, shares.open_shared_image(get_db(), link, variant, photo_id))
+
+
+def _image_answer(link: shares.Shared, stored):
+    # Behind a password the image is for this browser only; otherwise shared caches may
+    # keep it briefly.
+    return image_response(stored, max_age=SHARED_IMAGE_MAX_AGE, public=not link.needs_password,
+                          headers=NO_INDEX)
+
+
+@bp.get("/<token>/original")
+@_throttle_not_found
+def original(token):
+    download = shares.download_original(get_db(), _open(token))
+    response = current_app.response_class(download.data, mimetype=download.mime_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    response.headers.update(NO_INDEX)
+    response.cache_control.no_store = True
+    return response
