@@ -17,12 +17,12 @@ from flask import Flask, current_app, render_template, url_for
 from ..extensions import csrf, limiter
 from ..routing import ObjectIdConverter
 from ..services.quick_captions import WaiterLimit
-from . import admin, albums, captions, errors, photos, tokens
+from . import admin, albums, captions, errors, photos, shares, tokens
 from .auth import SECURITY_SCHEMES, rate_limit_key
 from .blueprint import Api
 from .schemas import OBJECT_ID_PATTERN
 
-API_BLUEPRINTS = (tokens.bp, photos.bp, albums.bp, captions.bp, admin.bp)
+API_BLUEPRINTS = (tokens.bp, photos.bp, albums.bp, captions.bp, admin.bp, shares.bp)
 
 API_DESCRIPTION = """\
 The Photoshare API: your photos, their AI captions and your albums.

@@ -14,7 +14,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from ..repositories.photos import CAPTION_STATUSES
-from ..services import albums, api_keys, pagination
+from ..services import albums, api_keys, pagination, shares
 from ..services.albums import MAX_ALBUM_NAME_LENGTH
 from ..services.photos import MAX_USER_CAPTION_LENGTH
 from ..services.visibility import VISIBILITIES
@@ -127,6 +127,15 @@ class PhotoUrlsSchema(Schema):
     original = fields.String(required=True)
 
 
+class ExifSchema(Schema):
+    camera = fields.String(allow_none=True, required=True)
+    lens = fields.String(allow_none=True, required=True)
+    taken_at = fields.String(allow_none=True, required=True,
+                             metadata={"description": "Date taken as the camera wrote it (no time zone)"})
+    has_gps = fields.Boolean(required=True, metadata={
+        "description": "Whether the original holds a GPS position (never shown to anyone else, never served)"})
+
+
 class PhotoSchema(Schema):
     id = fields.String(required=True)
     created_at = date_time("Upload time", required=True)
@@ -145,7 +154,12 @@ class PhotoSchema(Schema):
     alternatives = fields.List(fields.Nested(AlternativeSchema), required=True,
                                metadata={"description": "Other captions of the beam search, best first"})
     album_ids = fields.List(fields.String(), required=True)
-    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES), metadata={
+        "description": "private (only you), unlisted (anyone with a share link) or public (also on your profile "
+                       "and /explore)"})
+    exif = fields.Nested(ExifSchema, required=True)
+    show_camera = fields.Boolean(required=True, metadata={"description": "Shared pages show the camera"})
+    show_date_taken = fields.Boolean(required=True, metadata={"description": "Shared pages show the date taken"})
     urls = fields.Nested(PhotoUrlsSchema, required=True)
 
 
@@ -175,6 +189,8 @@ class PhotoPatchSchema(Schema):
     visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
     album_ids = fields.List(object_id(), validate=validate.Length(max=albums.MAX_ALBUMS_PER_PHOTO),
                             metadata={"description": "The photo's albums, exactly (replaces the list)"})
+    show_camera = fields.Boolean(metadata={"description": "Show the camera on shared pages"})
+    show_date_taken = fields.Boolean(metadata={"description": "Show the date taken on shared pages"})
 
 
 class ImageArgsSchema(Schema):
@@ -190,6 +206,7 @@ class AlbumSchema(Schema):
     created_at = date_time("Creation time", required=True)
     updated_at = date_time("Last rename", required=True)
     photo_count = fields.Integer(required=True)
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
 
 
 AlbumPageSchema = list_schema("AlbumPageSchema", AlbumSchema, NEXT_PAGE)
@@ -203,6 +220,45 @@ class AlbumNameSchema(Schema):
     name = fields.String(required=True, metadata={
         "example": "Holidays 2024",
         "description": f"1 to {MAX_ALBUM_NAME_LENGTH} characters (runs of white space count as one)"})
+
+
+# -- Share links ---------------------------------------------------------------------------
+
+class ShareCreateSchema(Schema):
+    photo_id = object_id("The photo to share (or album_id)")
+    album_id = object_id("The album to share (or photo_id)")
+    expires_in_days = fields.Integer(allow_none=True, load_default=None, strict=True,
+                                     validate=validate.Range(min=1, max=shares.MAX_EXPIRY_DAYS),
+                                     metadata={"description": "Omit or null: the link never expires"})
+    password = fields.String(allow_none=True, metadata={
+        "description": f"Visitors must give it ({shares.MIN_LINK_PASSWORD} to {shares.MAX_LINK_PASSWORD} "
+                       "characters); stored hashed"})
+    allow_download = fields.Boolean(load_default=False, metadata={
+        "description": "Visitors may download the original, re-encoded without metadata"})
+
+
+class ShareSchema(Schema):
+    id = fields.String(required=True)
+    target = fields.String(required=True, validate=validate.OneOf((shares.PHOTO, shares.ALBUM)))
+    photo_id = fields.String(allow_none=True, required=True)
+    album_id = fields.String(allow_none=True, required=True)
+    token_hint = fields.String(required=True, metadata={"description": "First characters of the token"})
+    created_at = date_time("When the link was made", required=True)
+    expires_at = date_time("Expiry, null for never", allow_none=True, required=True)
+    revoked_at = date_time("Revocation time, null while not revoked", allow_none=True, required=True)
+    has_password = fields.Boolean(required=True)
+    allow_download = fields.Boolean(required=True)
+    views = fields.Integer(required=True, metadata={"description": "Times the link's page was opened"})
+    last_viewed_at = date_time("Last view", allow_none=True, required=True)
+    state = fields.String(required=True, validate=validate.OneOf(("active", "expired", "revoked")))
+
+
+class NewShareSchema(ShareSchema):
+    token = fields.String(required=True, metadata={"description": "The link's secret. Shown only in this response."})
+    url = fields.String(required=True, metadata={"description": "The link: /s/<token>"})
+
+
+ShareListSchema = list_schema("ShareListSchema", ShareSchema, "Always null: all links fit in one page")
 
 
 # -- Captions --------------------------------------------------------------------------
