@@ -88,6 +88,7 @@ def settings(mongo_uri, redis_url, redis_client, tmp_path):
         "PHOTOSHARE_PREFIX": name,
         "SECRET_KEY": "test-secret-key",
         "INSTANCE_PATH": str(tmp_path / "instance"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
         "BCRYPT_ROUNDS": "4",  # fast hashing in tests
         "CAPTION_RETRY_INTERVALS": "0",
         "RECONCILE_MIN_AGE": "0",

@@ -24,6 +24,24 @@ def init_app(app: Flask) -> None:
         for photo_id in report.captions.gave_up:
             click.echo(f"  marked failed {photo_id}")
 
+    @app.cli.command("migrate-media")
+    @click.option("--limit", type=int, default=None, help="Move the files of at most this many photos.")
+    def migrate_media_command(limit):
+        """Move images kept in GridFS (stores from before the blob store) into the configured
+        blob store (BLOB_STORE, MEDIA_ROOT): verified by checksum, resumable, no downtime."""
+        from .services.media_migration import migrate_media
+
+        def progress(report):
+            if report.photos_seen % 100 == 0:
+                click.echo(f"  {report}")
+
+        report = migrate_media(get_db(), limit=limit, progress=progress)
+        click.echo(f"Media migration: {report}.")
+        for name in report.mismatches:
+            click.echo(f"  checksum mismatch, left in GridFS: {name}")
+        if report.mismatches:
+            raise SystemExit(1)
+
     @app.cli.command("create-admin")
     @click.argument("email")
     @click.option("--password", default=None, help="Only to create a new account (prompted when needed).")
@@ -34,9 +52,10 @@ def init_app(app: Flask) -> None:
         from .services import admin
         from .services.errors import ServiceError
         db = get_db()
-        if password is None and admin.user_repo.find_by_email(db, email.strip().lower()) is None:
-            password = click.prompt("Password of the new account", hide_input=True, confirmation_prompt=True)
         try:
+            email = admin.accounts.validate_email(email)
+            if password is None and admin.user_repo.find_by_email(db, email) is None:
+                password = click.prompt("Password of the new account", hide_input=True, confirmation_prompt=True)
             user, created = admin.make_admin(db, email, password, rounds=current_app.config["BCRYPT_ROUNDS"])
         except ServiceError as error:
             raise click.ClickException(error.message) from None

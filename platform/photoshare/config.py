@@ -13,6 +13,8 @@ import secrets
 from pathlib import Path
 from typing import Mapping
 
+from .blobs import blob_settings_from_env
+
 # The project folder: the one holding platform/, templates/, static/ and worker.py.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,11 +64,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
     if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
         # The prefix ends up in RQ job ids, which allow only these characters.
         raise ValueError("PHOTOSHARE_PREFIX may contain only letters, digits, '-' and '_'")
+    caption_batch_size = _int(env, "CAPTION_BATCH_SIZE", 8)
+    if caption_batch_size < 1:
+        raise ValueError(f"CAPTION_BATCH_SIZE must be at least 1, got {caption_batch_size}")
     max_upload_mb = _int(env, "MAX_UPLOAD_MB", 20)
     max_upload_files = _int(env, "MAX_UPLOAD_FILES", 10)
     login_limit_per_account = _env(env, "LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     login_limit_per_address = _env(env, "LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
     return {
+        # Where image bytes live: BLOB_STORE "fs" (files under MEDIA_ROOT, default
+        # var/media) or "gridfs" (MongoDB, for web and workers that share only MongoDB).
+        **blob_settings_from_env(env),
         "MONGO_URI": _env(env, "MONGO_URI", "mongodb://127.0.0.1:27017/photoshare"),
         # Database name: MONGO_DBNAME, else the one in MONGO_URI, else "photoshare".
         "MONGO_DBNAME": _env(env, "MONGO_DBNAME"),
@@ -86,6 +94,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         "ORPHAN_MIN_AGE_MINUTES": _int(env, "ORPHAN_MIN_AGE_MINUTES", 30),
         "WORKER_HEARTBEAT_TTL": _int(env, "WORKER_HEARTBEAT_TTL", 30),
         "CAPTIONER_MODEL": _env(env, "CAPTIONER_MODEL"),
+        # Encoder runtime of the worker's captioner: fp32, bf16 or int8; unset: the
+        # captioner's default (captioner.encoder_runtime.DEFAULT_RUNTIME). The worker
+        # checks the name at start-up (the web process never imports the captioner).
+        "CAPTION_ENCODER": (_env(env, "CAPTION_ENCODER") or "").strip().lower() or None,
+        # Most photo jobs the worker captions in one pass of the model when several wait.
+        "CAPTION_BATCH_SIZE": caption_batch_size,
         "MAX_UPLOAD_MB": max_upload_mb,
         "MAX_UPLOAD_FILES": max_upload_files,
         "MAX_IMAGE_PIXELS": _int(env, "MAX_IMAGE_MEGAPIXELS", 50) * 1_000_000,

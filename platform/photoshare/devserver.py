@@ -159,6 +159,9 @@ def main() -> int:
             lines.append(f"  redis   {url} (private redis-server, data in {VAR / 'redis'}, "
                          f"since nothing answered at {settings['REDIS_URL']}; pid {process.pid})")
 
+        media = settings["MEDIA_ROOT"] if settings["BLOB_STORE"] == "fs" else "GridFS (BLOB_STORE=gridfs)"
+        lines.append(f"  media   {media}")
+
         # Each child in its own process group: Ctrl-C reaches only this supervisor,
         # which then stops the children in order.
         def start_worker() -> subprocess.Popen:

@@ -20,7 +20,7 @@ from pymongo.errors import PyMongoError
 from redis import Redis
 from rq import Queue
 
-from . import queueing, repositories, store
+from . import blobs, queueing, repositories, store
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -64,6 +64,8 @@ class Backends:
             self._mongo, self._db = store.connect(
                 config["MONGO_URI"], config["MONGO_DBNAME"], config["MONGO_TIMEOUT_MS"])
             self._redis = queueing.connect_redis(config["REDIS_URL"])
+            # The image bytes of this database live in the configured blob store.
+            repositories.photo_files.attach_store(self._db, blobs.blob_store_from_settings(config, self._db))
             self._pid = os.getpid()
 
     @property

@@ -1,6 +1,7 @@
 """The one way stored images are sent (the owner's pages, the API, public share pages):
-streamed from GridFS with an ETag (the file id: stored files never change, a new upload
-is a new file), Last-Modified and caching, answering conditional requests with 304."""
+streamed from the blob store with an ETag (the stored file's version: it changes whenever
+the bytes behind the name do), Last-Modified and caching, answering conditional requests
+with 304."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def image_response(image: StoredImage, *, max_age: int = PRIVATE_MAX_AGE, public
     response = current_app.response_class(image.stream, mimetype=image.mime_type, direct_passthrough=True)
     response.content_length = image.length
     response.headers.update(headers or {})
-    response.set_etag(str(image.file_id))
+    response.set_etag(image.version)
     if public:
         response.cache_control.public = True
     else:

@@ -13,6 +13,7 @@ from tests.support.api_clients import ApiClient, make_account, make_key, run_wit
 from photoshare.services.images import ImageLimits, process_image
 from tests.support.fakes import FailingCaptioner
 from tests.images import make_image
+from tests.support.storage import stored_keys
 
 
 def _error(response) -> dict:
@@ -34,7 +35,7 @@ def test_caption_an_image_without_storing_it(read_api, db, worker, app, tiny_cap
     best = body["alternatives"][0]
     assert best == {"caption": expected.caption, "score": pytest.approx(expected.alternatives[0]["score"])}
     assert body["model_version"] == tiny_captioner.model_version and body["job_id"]
-    assert db.photos.count_documents({}) == 0 and db.fs.files.count_documents({}) == 0
+    assert db.photos.count_documents({}) == 0 and len(stored_keys(db)) == 0
     job = Job.fetch(body["job_id"], connection=worker.queue.connection)
     assert job.meta["kind"] == "quick_caption" and job.func_name == "photoshare.worker.jobs.caption_image"
 

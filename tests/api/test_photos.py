@@ -15,6 +15,7 @@ from PIL import Image
 from photoshare import create_app
 from tests.support.api_clients import ApiClient, make_account, make_key
 from tests.images import jpeg_with_orientation, make_image, png_declaring_size
+from tests.support.storage import stored_keys
 
 PHOTO_FIELDS = {"id", "created_at", "filename", "format", "size_bytes", "width", "height", "caption", "ai_caption",
                 "user_caption", "caption_status", "caption_error", "model_version", "alternatives", "album_ids",
@@ -27,7 +28,7 @@ def _error(response) -> dict:
 
 
 def _nothing_stored(db) -> bool:
-    return db.photos.count_documents({}) == 0 and db.fs.files.count_documents({}) == 0
+    return db.photos.count_documents({}) == 0 and len(stored_keys(db)) == 0
 
 
 # -- Upload -------------------------------------------------------------------------------
@@ -235,7 +236,8 @@ def test_get_patch_delete(api, db, worker):
     assert got["caption_status"] == "done" and got["ai_caption"] == ai_caption and ai_caption
     assert got["caption"] == ai_caption and got["model_version"] == stored["model_version"]
     assert got["alternatives"] == stored["alternatives"] and got["alternatives"][0]["caption"] == ai_caption
-    assert "attention" not in got and stored["attention"]  # stored, not part of the API
+    # Stored apart from the photo document (repositories.photos), not part of the API.
+    assert "attention" not in got and db.photo_attention.find_one({"_id": stored["_id"]})["words"]
 
     trips = api.post("/api/v1/albums", json={"name": "Trips"}).get_json()
     best = api.post("/api/v1/albums", json={"name": "Best"}).get_json()

@@ -96,6 +96,7 @@ def start_live_worker(settings: dict, model_dir: Path, ready_when, timeout_s: fl
     `env_vars`, until `ready_when()` is true."""
     env = {**os.environ, "MONGO_URI": settings["MONGO_URI"], "MONGO_DBNAME": settings["MONGO_DBNAME"],
            "REDIS_URL": settings["REDIS_URL"], "PHOTOSHARE_PREFIX": settings["PHOTOSHARE_PREFIX"],
+           "BLOB_STORE": settings["BLOB_STORE"], "MEDIA_ROOT": settings["MEDIA_ROOT"],
            "CAPTIONER_MODEL": str(model_dir), "WORKER_HEARTBEAT_TTL": "6", "TF_CPP_MIN_LOG_LEVEL": "2",
            **env_vars}
     process = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,

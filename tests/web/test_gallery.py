@@ -9,6 +9,7 @@ import pytest
 
 from photoshare import repositories
 from tests.images import make_image
+from tests.support.storage import keys_of, stored_keys
 
 
 def _text(response) -> str:
@@ -160,9 +161,7 @@ def test_delete_photo_removes_its_files(user, db):
     response = user.post(f"/photos/{photo['_id']}/delete", page="/")
     assert response.status_code == 303
     assert db.photos.count_documents({}) == 1
-    remaining = {f["_id"] for f in db.fs.files.find()}
-    assert remaining == set(keep["files"].values())
-    assert db.fs.chunks.count_documents({"files_id": {"$in": list(photo["files"].values())}}) == 0
+    assert stored_keys(db) == keys_of(keep)
     assert user.client.get(f"/photos/{photo['_id']}").status_code == 404
     assert user.post(f"/photos/{photo['_id']}/delete", page="/").status_code == 404
 
@@ -242,7 +241,7 @@ def test_indexes_exist_for_every_query(db):
     assert {"owner_newest", "owner_album_newest", "caption_status"} <= names and photo_indexes
     assert "email_unique" in {i["name"] for i in db.users.list_indexes()}
     assert "owner_name_unique" in {i["name"] for i in db.albums.list_indexes()}
-    assert "owner" in {i["name"] for i in db.fs.files.list_indexes()}
+    assert "owner" in {i["name"] for i in db.photo_attention.list_indexes()}
 
 
 def test_views_for_the_api(user, db, worker):

@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.sessions import Browser
 from tests.images import make_image
+from tests.support.storage import stored_keys
 
 # (method, url template); {photo} and {album} are A's, {b_photo} and {b_album} are B's own.
 PAGES_AND_ACTIONS = [
@@ -56,7 +57,7 @@ def _snapshot(db, ids):
     photo = db.photos.find_one({"_id": ids["photo"]})
     album = db.albums.find_one({"_id": ids["album"]})
     b_photo = db.photos.find_one({"_id": ids["b_photo"]})
-    return photo, album, b_photo, db.fs.files.count_documents({})
+    return photo, album, b_photo, len(stored_keys(db))
 
 
 @pytest.mark.parametrize("method, template", PAGES_AND_ACTIONS)

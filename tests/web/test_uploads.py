@@ -14,7 +14,8 @@ from photoshare import create_app
 from photoshare.embedded_store import free_port
 from tests.support.sessions import Browser
 from tests.images import (animated_gif, jpeg_with_orientation, make_image, png_declaring_size,
-                                   png_with_alpha)
+                          png_with_alpha)
+from tests.support.storage import stored_keys
 
 
 def _text(response) -> str:
@@ -22,15 +23,14 @@ def _text(response) -> str:
 
 
 def _stored_image(db, photo, variant) -> Image.Image:
-    import gridfs
+    from photoshare.repositories import photo_files
 
-    data = gridfs.GridFSBucket(db).open_download_stream(photo["files"][variant]).read()
+    data = photo_files.read(db, photo["files"][variant])
     return Image.open(io.BytesIO(data))
 
 
 def _nothing_stored(db) -> bool:
-    return db.photos.count_documents({}) == 0 and db.fs.files.count_documents({}) == 0 \
-        and db.fs.chunks.count_documents({}) == 0
+    return db.photos.count_documents({}) == 0 and len(stored_keys(db)) == 0
 
 
 # -- Accepted ---------------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_mixed_upload_keeps_the_good_and_reports_the_bad(user, db):
     assert response.status_code == 303
     page = _text(user.client.get("/"))
     assert "Uploaded 1 photo" in page and "Not uploaded: bad.jpg is not an image" in page
-    assert db.photos.count_documents({}) == 1 and db.fs.files.count_documents({}) == 3
+    assert db.photos.count_documents({}) == 1 and len(stored_keys(db)) == 3
 
 
 def test_upload_needs_login(browser, db):

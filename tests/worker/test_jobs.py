@@ -84,7 +84,7 @@ def test_status_is_processing_while_the_model_runs(user, db, worker):
     assert seen == ["processing"]
 
 
-def test_job_reads_the_display_image_from_gridfs(user, db, worker):
+def test_job_reads_the_display_image_from_the_blob_store(user, db, worker):
     photo = _upload_one(user, db, make_image("PNG", size=(3000, 1000)))
     sizes = []
     worker.use(lambda images: sizes.extend(Image.open(io.BytesIO(image)).size for image in images))

@@ -1,7 +1,7 @@
 """Repositories: one module per collection, the only code that reads and writes it.
 
     photos       the `photos` collection and the caption state machine
-    photo_files  the image files (GridFS bucket `fs`)
+    photo_files  the image files (the blob store: files under MEDIA_ROOT, or GridFS)
     albums       `albums`
     users        `users`
     api_keys     `api_keys`

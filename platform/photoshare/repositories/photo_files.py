@@ -1,13 +1,20 @@
 """The stored image files of photos (original, display, thumbnail): the one module that
-reads and writes the GridFS bucket `fs` (collections fs.files and fs.chunks).
+reads and writes image bytes.
 
-Each file carries metadata {owner_id, photo_id, variant, content_type}, which the
-account purge and the orphan sweep use to find files whose photo is gone.
+Bytes live in the blob store configured for the database (photoshare.blobs: files
+under MEDIA_ROOT by default, or GridFS), under the key `<photo_id>/<variant>`. A photo
+document lists its files as `files: {variant: {"key", "mime_type", "size", "sha256"}}`.
+
+Stores written before the blob store existed hold GridFS file ids there instead
+(`files: {variant: ObjectId}`); those are still read from GridFS, so an old store keeps
+working, until `flask --app photoshare migrate-media` (services.media_migration) moves
+them into the configured store.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
@@ -17,6 +24,8 @@ from bson import ObjectId
 from gridfs.errors import NoFile
 from pymongo import ASCENDING
 from pymongo.database import Database
+
+from ..blobs import BlobNotFound, BlobStore, GridFSBlobStore
 
 log = logging.getLogger(__name__)
 
@@ -30,68 +39,137 @@ class StoredImage:
     stream: object       # file-like, iterable by chunks
     mime_type: str
     length: int
-    file_id: ObjectId
+    version: str         # changes whenever the bytes behind the name change (an ETag)
     uploaded_at: datetime | None
 
 
-def _bucket(db: Database) -> gridfs.GridFSBucket:
-    return gridfs.GridFSBucket(db)
+# -- Which blob store serves which database ----------------------------------------------
+# A database and its media store form one storage: the app factory and the worker attach
+# the configured store to their database once per process (tests attach one per test
+# database). A database with none attached keeps its images in GridFS, as before.
+
+_stores: dict[tuple, BlobStore] = {}
+_stores_lock = threading.Lock()
+
+
+def _db_key(db: Database) -> tuple:
+    return (id(db.client), db.name)
+
+
+def attach_store(db: Database, store: BlobStore) -> None:
+    with _stores_lock:
+        _stores[_db_key(db)] = store
+
+
+def store_of(db: Database) -> BlobStore:
+    store = _stores.get(_db_key(db))
+    return store if store is not None else GridFSBlobStore(db)
+
+
+def blob_key(photo_id: ObjectId, variant: str) -> str:
+    return f"{photo_id}/{variant}"
+
+
+def photo_id_of_key(key: str) -> ObjectId | None:
+    head = key.split("/", 1)[0]
+    return ObjectId(head) if ObjectId.is_valid(head) else None
 
 
 def ensure_indexes(db: Database) -> None:
-    # GridFS creates these on first write; creating them up front keeps reads indexed
-    # even on an empty database. The owner index serves account deletion.
+    # GridFS (the gridfs blob store, and old stores): creating these up front keeps reads
+    # indexed even on an empty database.
     db.fs.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
     db.fs.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
-    db.fs.files.create_index([("metadata.owner_id", ASCENDING)], name="owner")
 
 
-def put(db: Database, owner_id: ObjectId, photo_id: ObjectId, variant: str, data: bytes, mime_type: str) -> ObjectId:
-    return _bucket(db).upload_from_stream(
-        f"{photo_id}/{variant}", data,
-        metadata={"owner_id": owner_id, "photo_id": photo_id, "variant": variant, "content_type": mime_type},
-    )
+# -- Writing and deleting -----------------------------------------------------------------
+
+def put(db: Database, photo_id: ObjectId, variant: str, data: bytes, mime_type: str) -> dict:
+    """Store one file of a photo (atomically); returns its reference for the document."""
+    info = store_of(db).put(blob_key(photo_id, variant), data)
+    return {"key": info.key, "mime_type": mime_type, "size": info.size, "sha256": info.sha256}
 
 
-def open_file(db: Database, file_id: ObjectId) -> StoredImage:
+def delete(db: Database, ref) -> bool:
+    """Delete one file; False if it was already gone (deletes are idempotent)."""
+    if isinstance(ref, ObjectId):  # a file of a store from before the blob store
+        try:
+            gridfs.GridFSBucket(db).delete(ref)
+        except NoFile:
+            return False
+        return True
+    return store_of(db).delete(ref["key"] if isinstance(ref, dict) else ref)
+
+
+def delete_quietly(db: Database, refs, context: str = "") -> None:
+    """Delete files once their photo document is gone. A file that cannot be deleted now
+    (store hiccup) is left to the orphan sweep (services.reconciliation)."""
+    for ref in refs:
+        try:
+            delete(db, ref)
+        except Exception as error:
+            log.warning("file %s %s not deleted (%s); the orphan sweep will", ref, context, error)
+
+
+# -- Reading -------------------------------------------------------------------------------
+
+def open_file(db: Database, ref, mime_type: str | None = None) -> StoredImage:
+    """Open one file of a photo for streaming (a reference from the photo's `files`)."""
+    if isinstance(ref, ObjectId):
+        return _open_gridfs_file(db, ref)
     try:
-        grid_out = _bucket(db).open_download_stream(file_id)
+        reader = store_of(db).open(ref["key"])
+    except BlobNotFound:
+        raise MissingFile(ref["key"]) from None
+    return StoredImage(stream=reader, mime_type=ref.get("mime_type") or mime_type or "application/octet-stream",
+                       length=reader.length, version=reader.version, uploaded_at=reader.modified_at)
+
+
+def _open_gridfs_file(db: Database, file_id: ObjectId) -> StoredImage:
+    try:
+        grid_out = gridfs.GridFSBucket(db).open_download_stream(file_id)
     except NoFile:
         raise MissingFile(str(file_id)) from None
     metadata = grid_out.metadata or {}
     return StoredImage(stream=grid_out, mime_type=metadata.get("content_type") or "application/octet-stream",
-                       length=grid_out.length, file_id=grid_out._id, uploaded_at=grid_out.upload_date)
+                       length=grid_out.length, version=str(grid_out._id), uploaded_at=grid_out.upload_date)
 
 
-def read(db: Database, file_id: ObjectId) -> bytes:
-    return open_file(db, file_id).stream.read()
-
-
-def delete(db: Database, file_id: ObjectId) -> bool:
-    """Delete one file; False if it was already gone (deletes are idempotent)."""
+def read(db: Database, ref) -> bytes:
+    image = open_file(db, ref)
     try:
-        _bucket(db).delete(file_id)
-    except NoFile:
-        return False
-    return True
+        return image.stream.read()
+    finally:
+        image.stream.close()
 
 
-def delete_quietly(db: Database, file_ids, context: str = "") -> None:
-    """Delete files once their photo document is gone. A file that cannot be deleted now
-    (store hiccup) is left to the orphan sweep (services.reconciliation)."""
-    for file_id in file_ids:
-        try:
-            delete(db, file_id)
-        except Exception as error:
-            log.warning("file %s %s not deleted (%s); the orphan sweep will", file_id, context, error)
+# -- The orphan sweep ----------------------------------------------------------------------
+
+def stored_before(db: Database, cutoff: datetime) -> Iterator[tuple[object, ObjectId]]:
+    """(reference, photo id) of every photo file written before `cutoff`: in the blob
+    store, and GridFS files of a store from before the blob store."""
+    store = store_of(db)
+    for entry in store.iter_blobs(older_than=cutoff):
+        photo_id = photo_id_of_key(entry.key)
+        if photo_id is not None:
+            yield entry.key, photo_id
+    if store.kind != "gridfs":  # legacy GridFS files (the gridfs store listed them above)
+        files = db.fs.files.find({"uploadDate": {"$lte": cutoff}, "metadata.photo_id": {"$exists": True}},
+                                 {"metadata.photo_id": 1})
+        for stored in files:
+            yield stored["_id"], stored["metadata"]["photo_id"]
 
 
-def ids_of_owner(db: Database, owner_id: ObjectId) -> list[ObjectId]:
-    return [f["_id"] for f in db.fs.files.find({"metadata.owner_id": owner_id}, {"_id": 1})]
+def remove_incomplete(db: Database, cutoff: datetime) -> int:
+    """Remove leftovers of writes that never finished (a killed process) before `cutoff`."""
+    return store_of(db).remove_incomplete(cutoff)
 
 
-def written_before(db: Database, cutoff: datetime) -> Iterator[tuple[ObjectId, ObjectId]]:
-    """(file id, photo id) of every photo file written before `cutoff`."""
-    files = db.fs.files.find({"uploadDate": {"$lte": cutoff}, "metadata.photo_id": {"$exists": True}},
-                             {"metadata.photo_id": 1})
-    return ((f["_id"], f["metadata"]["photo_id"]) for f in files)
+def legacy_file(db: Database, file_id: ObjectId) -> tuple[bytes, str | None] | None:
+    """(bytes, content type) of a GridFS file of a store from before the blob store, or
+    None if it is gone (the media migration)."""
+    try:
+        image = _open_gridfs_file(db, file_id)
+    except MissingFile:
+        return None
+    return image.stream.read(), image.mime_type

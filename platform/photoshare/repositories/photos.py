@@ -36,8 +36,9 @@ PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
 IN_PROGRESS = (PENDING, PROCESSING)
 CAPTION_STATUSES = (PENDING, PROCESSING, DONE, FAILED)
 
-# Projections. The grid never needs the bulky model outputs; the API shows the
-# alternatives but not the attention maps (the web photo page uses them).
+# Projections. The grid never needs the model's alternatives; the API shows them. The
+# bulky attention maps are not in the photo document at all (collection photo_attention,
+# read only where they are shown), so listings, scans and counts never decode them.
 LIST_FIELDS = {"attention": 0, "alternatives": 0}
 DETAIL_FIELDS = {"attention": 0}
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -45,6 +46,12 @@ NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 def _photos(db: Database):
     return db.photos
+
+
+def _attention(db: Database):
+    # {_id: photo id, owner_id, words: [{"word", "weights": H x W}]}: part of the photo
+    # (this module owns it too), kept apart because it is ~12 KB of floats per photo.
+    return db.photo_attention
 
 
 def ensure_indexes(db: Database) -> None:
@@ -67,6 +74,7 @@ def ensure_indexes(db: Database) -> None:
     # Reconciliation: photos left pending or processing.
     photos.create_index([("caption_status", ASCENDING), ("caption_requested_at", ASCENDING)],
                         name="caption_status")
+    _attention(db).create_index([("owner_id", ASCENDING)], name="owner")
 
 
 # -- Reading ----------------------------------------------------------------------
@@ -113,6 +121,30 @@ def in_progress_before(db: Database, cutoff: datetime) -> Iterator[dict]:
     )
 
 
+def attention_of(db: Database, owner_id: ObjectId, photo_id: ObjectId) -> list[dict]:
+    """The per-word attention maps of the photo's AI caption ([] when there are none)."""
+    doc = _attention(db).find_one({"_id": photo_id, "owner_id": owner_id}, {"words": 1})
+    return (doc or {}).get("words") or []
+
+
+def files_of_owner(db: Database, owner_id: ObjectId) -> Iterator[dict]:
+    """The `files` of each of the owner's photos (account deletion)."""
+    return ((p.get("files") or {}) for p in _photos(db).find({"owner_id": owner_id}, {"files": 1}))
+
+
+def with_legacy_files(db: Database) -> Iterator[dict]:
+    """Photos whose files are still GridFS file ids (stores from before the blob store)."""
+    query = {"$or": [{f"files.{variant}": {"$type": "objectId"}} for variant in ("original", "display", "thumbnail")]}
+    return _photos(db).find(query, {"files": 1, "mime_type": 1})
+
+
+def replace_file_ref(db: Database, photo_id: ObjectId, variant: str, old_ref, new_ref: dict) -> bool:
+    """Point one file of the photo at its new place, if it still names `old_ref`."""
+    result = _photos(db).update_one({"_id": photo_id, f"files.{variant}": old_ref},
+                                    {"$set": {f"files.{variant}": new_ref}})
+    return result.matched_count > 0
+
+
 def count_in_album(db: Database, owner_id: ObjectId, album_id: ObjectId) -> int:
     return _photos(db).count_documents({"owner_id": owner_id, "album_ids": album_id})
 
@@ -142,11 +174,16 @@ def insert_pending(db: Database, photo: dict, job_id: str) -> dict:
 def delete(db: Database, photo_id: ObjectId, owner_id: ObjectId | None = None) -> dict | None:
     """Delete one photo document; returns it (its file ids are the caller's to remove)."""
     query = {"_id": photo_id} if owner_id is None else {"_id": photo_id, "owner_id": owner_id}
-    return _photos(db).find_one_and_delete(query)
+    photo = _photos(db).find_one_and_delete(query)
+    if photo is not None:
+        _attention(db).delete_one({"_id": photo_id})
+    return photo
 
 
 def delete_all_of_owner(db: Database, owner_id: ObjectId) -> int:
-    return _photos(db).delete_many({"owner_id": owner_id}).deleted_count
+    deleted = _photos(db).delete_many({"owner_id": owner_id}).deleted_count
+    _attention(db).delete_many({"owner_id": owner_id})
+    return deleted
 
 
 # -- The owner's settings ------------------------------------------------------------
@@ -265,8 +302,17 @@ def claim(db: Database, photo_id: ObjectId, job_id: str | None, worker_name: str
 
 def complete(db: Database, photo_id: ObjectId, job_id: str | None, result: dict) -> bool:
     """processing → done with the model's output (caption, alternatives, attention,
-    model version, timings)."""
+    model version, timings). The attention maps go to their own collection first: a
+    reader that sees the photo done finds its maps."""
+    result = dict(result)
+    words = result.pop("attention", None)
     fields = {**result, "caption_status": DONE, "caption_error": None, "caption_finished_at": utcnow()}
+    current = _photos(db).find_one(_job_filter(photo_id, job_id), {"owner_id": 1})
+    if current is None:
+        return False
+    if words is not None:
+        _attention(db).replace_one({"_id": photo_id}, {"_id": photo_id, "owner_id": current["owner_id"],
+                                                        "words": words}, upsert=True)
     if _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count == 0:
         return False
     refresh_search_tokens(db, photo_id)  # the AI caption is one of their inputs
@@ -313,6 +359,7 @@ def give_up(db: Database, photo_id: ObjectId, old_job_id: str | None, reason: st
     fields = {"caption_status": FAILED, "caption_finished_at": utcnow(), "caption_error": reason}
     return _photos(db).update_one(query, {"$set": fields}).matched_count > 0
 
+
 # -- Administration (services.system) ----------------------------------------------------
 
 def outdated_after(db: Database, model_version: str, after_id: ObjectId | None, limit: int) -> list[dict]:
@@ -322,4 +369,3 @@ def outdated_after(db: Database, model_version: str, after_id: ObjectId | None, 
     if after_id is not None:
         query["_id"] = {"$gt": after_id}
     return list(_photos(db).find(query, {"owner_id": 1}).sort([("_id", ASCENDING)]).limit(limit))
-

@@ -253,16 +253,16 @@ def close_account(db: Database, user_id: ObjectId) -> None:
 
 def purge_account(db: Database, user_id: ObjectId) -> AccountDeletion:
     """Delete a closed account's photos, files, albums and keys, then the account."""
-    # Photo documents first (they vanish from every listing at once), then every file
-    # of the owner, including those of an upload that stored files but not its photo.
+    # Photo documents first (they vanish from every listing at once), then their files.
+    # (Files of an upload that stored files but not its photo go with the orphan sweep.)
+    refs = [ref for files in photo_repo.files_of_owner(db, user_id) for ref in files.values()]
     photos = photo_repo.delete_all_of_owner(db, user_id)
-    file_ids = photo_files.ids_of_owner(db, user_id)
-    for file_id in file_ids:
-        photo_files.delete(db, file_id)  # idempotent: a concurrent deletion is fine
+    for ref in refs:
+        photo_files.delete(db, ref)  # idempotent: a concurrent deletion is fine
     albums = album_repo.delete_all_of_owner(db, user_id)
     share_link_repo.delete_all_of_owner(db, user_id)
     api_key_repo.delete_all(db, user_id)
     reset_repo.delete_all_of_user(db, user_id)
     export_repo.delete_all_of_owner(db, user_id)  # archives on disk expire with EXPORT_TTL_HOURS
     user_repo.delete(db, user_id)
-    return AccountDeletion(photos=photos, albums=albums, files=len(file_ids))
+    return AccountDeletion(photos=photos, albums=albums, files=len(refs))

@@ -106,7 +106,7 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
     file_ids = {}
     try:
         for variant, (content, mime_type) in stored.items():
-            file_ids[variant] = photo_files.put(db, owner_id, photo_id, variant, content, mime_type)
+            file_ids[variant] = photo_files.put(db, photo_id, variant, content, mime_type)
         photo = photo_repo.insert_pending(db, {
             "_id": photo_id,
             "owner_id": owner_id,

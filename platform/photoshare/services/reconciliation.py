@@ -58,7 +58,7 @@ def _orphan_file_ids(db: Database, cutoff: datetime) -> list:
         existing = photo_repo.existing_ids(db, {photo_id for _, photo_id in batch})
         orphans.extend(file_id for file_id, photo_id in batch if photo_id not in existing)
 
-    for stored in photo_files.written_before(db, cutoff):
+    for stored in photo_files.stored_before(db, cutoff):
         batch.append(stored)
         if len(batch) >= BATCH:
             check(batch)
@@ -75,9 +75,10 @@ def sweep_orphans(db: Database, settings, *, now: datetime | None = None) -> Swe
     for user_id in list(user_repo.deleting_before(db, cutoff)):
         accounts.purge_account(db, user_id)
         report.accounts_deleted += 1
-    for file_id in _orphan_file_ids(db, cutoff):
-        if photo_files.delete(db, file_id):  # False: removed meanwhile
+    for ref in _orphan_file_ids(db, cutoff):
+        if photo_files.delete(db, ref):  # False: removed meanwhile
             report.orphan_files += 1
+    photo_files.remove_incomplete(db, cutoff)  # half-written files of killed processes
     if report.orphan_files or report.accounts_deleted:
         log.info("orphan sweep: %s", report)
     return report

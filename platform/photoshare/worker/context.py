@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .. import queueing, store
+from .. import blobs, queueing, store
 from ..config import load_settings
+from ..repositories import photo_files
 
 
 class WorkerContext:
@@ -13,6 +14,8 @@ class WorkerContext:
                                             settings["MONGO_TIMEOUT_MS"])
         self.redis = queueing.connect_redis(settings["REDIS_URL"])
         self.queue = queueing.caption_queue(self.redis, settings)
+        # The image bytes of this database live in the configured blob store.
+        photo_files.attach_store(self.db, blobs.blob_store_from_settings(settings, self.db))
 
     def close(self) -> None:
         self.mongo.close()
