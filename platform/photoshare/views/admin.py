@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ..extensions import get_db, get_queue, get_redis
@@ -33,8 +34,8 @@ class QuotaForm(FlaskForm):
 
 class PolicyForm(FlaskForm):
     signup_policy = SelectField("Who may sign up", choices=[
-        (signup.OPEN, "Anyone (open)"), (signup.INVITE, "Invited people only"), (signup.CLOSED, "Nobody (closed)")],
-        validate_choice=False)
+        SelectChoice(signup.OPEN, "Anyone (open)"), SelectChoice(signup.INVITE, "Invited people only"),
+        SelectChoice(signup.CLOSED, "Nobody (closed)")], validate_choice=False)
 
 
 class InviteForm(FlaskForm):
@@ -46,11 +47,15 @@ class RecaptionForm(FlaskForm):
     model_version = StringField("Model version", validators=[Optional()])
 
 
-@bp.before_request
 def administrators_only():
-    # 404, not 403: the admin pages do not exist for anyone else.
-    if not current_user.is_authenticated or not admin_service.is_admin(current_user.doc):
+    # 404, not 403: the admin pages do not exist for anyone else. It runs before every
+    # other hook of the app (CSRF included), so a forged POST gets the same 404 as a GET.
+    if request.blueprint == bp.name and not (current_user.is_authenticated
+                                             and admin_service.is_admin(current_user.doc)):
         abort(404)
+
+
+bp.record_once(lambda state: state.app.before_request_funcs.setdefault(None, []).insert(0, administrators_only))
 
 
 @bp.app_template_global()
