@@ -80,44 +80,6 @@ def init_app(app: Flask) -> None:
         click.echo(f"{system.outdated_count(db, version)} photos are captioned by another model than {version}; "
                    f"re-captioning them in the background, {current_app.config['RECAPTION_BATCH']} at a time.")
 
-    @app.cli.command("create-admin")
-    @click.argument("email")
-    @click.option("--password", default=None, help="Only to create a new account (prompted when needed).")
-    def create_admin_command(email, password):
-        """Make the account EMAIL an administrator (creating it if there is none)."""
-        from flask import current_app
-
-        from .services import admin
-        from .services.errors import ServiceError
-        db = get_db()
-        try:
-            email = admin.accounts.validate_email(email)
-            if password is None and admin.user_repo.find_by_email(db, email) is None:
-                password = click.prompt("Password of the new account", hide_input=True, confirmation_prompt=True)
-            user, created = admin.make_admin(db, email, password, rounds=current_app.config["BCRYPT_ROUNDS"])
-        except ServiceError as error:
-            raise click.ClickException(error.message) from None
-        click.echo(f"{user['email']} is {'a new account and ' if created else ''}an administrator.")
-
-    @app.cli.command("recaption-outdated")
-    @click.option("--model-version", default=None,
-                  help="Target version (default: the one the live workers report).")
-    def recaption_outdated_command(model_version):
-        """Re-caption, in the background and a few at a time, photos captioned by another
-        model version than the current one (users' own captions are kept)."""
-        from flask import current_app
-
-        from .extensions import get_redis
-        from .services import system
-        from .services.errors import ServiceError
-        db = get_db()
-        try:
-            version = system.start_recaption_outdated(get_redis(), get_queue(), current_app.config, model_version)
-        except ServiceError as error:
-            raise click.ClickException(error.message) from None
-        click.echo(f"{system.outdated_count(db, version)} photos are captioned by another model than {version}; "
-                   f"re-captioning them in the background, {current_app.config['RECAPTION_BATCH']} at a time.")
-
     @app.cli.command("init-db")
     def init_db_command():
         """Create the MongoDB indexes (also done at every start-up)."""
