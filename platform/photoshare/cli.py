@@ -80,6 +80,13 @@ def init_app(app: Flask) -> None:
         click.echo(f"{system.outdated_count(db, version)} photos are captioned by another model than {version}; "
                    f"re-captioning them in the background, {current_app.config['RECAPTION_BATCH']} at a time.")
 
+    @app.cli.command("backfill-search")
+    def backfill_search_command():
+        """Give photos stored before search tokens existed their tokens (services.search).
+        Idempotent, and safe while the site runs."""
+        from .services import search
+        click.echo(f"Search tokens written for {search.backfill(get_db())} photos.")
+
     @app.cli.command("init-db")
     def init_db_command():
         """Create the MongoDB indexes (also done at every start-up)."""
