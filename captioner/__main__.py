@@ -1,4 +1,4 @@
-"""Command line: python -m captioner {prepare-encoder,extract-features,train,caption,evaluate}."""
+"""Command line: python -m captioner {prepare-encoder,extract-features,train,scst,caption,evaluate,tune-decoding,latency}."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +25,7 @@ def _extract_features(args) -> int:
 
     dataset = load_flickr8k(args.data, layout=args.layout)
     extract(dataset, splits=args.splits.split(","), layers=tuple(args.layers.split(",")),
-            batch_size=args.batch_size)
+            batch_size=args.batch_size, flip=args.flip)
     return 0
 
 
@@ -37,6 +37,27 @@ def _train(args) -> int:
     print(json.dumps({"best_dev_bleu4_greedy": max(history["dev_bleu4"]), "epochs": len(history["epoch"]),
                       "training_seconds": history["training_seconds"]}))
     return 0
+
+
+def _scst(args) -> int:
+    from captioner.scst import ScstConfig, scst_on_flickr8k
+
+    values = {name: getattr(args, name) for name in ScstConfig.field_names() if getattr(args, name, None) is not None}
+    history = scst_on_flickr8k(ScstConfig(**values))
+    print(json.dumps({"best_dev_cider": max(history["dev_cider"]), "epochs": history["epoch"][-1]}))
+    return 0
+
+
+def _latency(args) -> int:
+    from captioner.latency import compare_latency
+
+    models = [[path for path in spec.split("+")] for spec in args.models]
+    print(json.dumps(compare_latency(models, args.data, photos=args.photos, rounds=args.rounds), indent=2))
+    return 0
+
+
+def _comma_list(text: str, kind=float) -> tuple:
+    return tuple(kind(x) for x in text.split(",") if x)
 
 
 def _caption(args) -> int:
@@ -71,7 +92,8 @@ def _evaluate(args) -> int:
 
     report = evaluate(args.model, args.data, split=args.split, beam_width=args.beam,
                       length_penalty=args.length_penalty, out=args.out, use_cache=not args.no_cache,
-                      meteor=not args.no_meteor, limit=args.limit)
+                      meteor=not args.no_meteor, limit=args.limit, block_ngram=args.block_ngram,
+                      ensemble=[x for x in (args.ensemble or "").split(",") if x])
     print(json.dumps(report, indent=2))
     return 0
 
@@ -79,7 +101,9 @@ def _evaluate(args) -> int:
 def _tune(args) -> int:
     from captioner.evaluate import tune_decoding
 
-    decoding = tune_decoding(args.model, args.data, write=not args.dry_run)
+    decoding = tune_decoding(args.model, args.data, penalties=_comma_list(args.penalties),
+                             widths=_comma_list(args.widths, int), blocks=_comma_list(args.blocks, int),
+                             select=args.select, write=not args.dry_run)
     print(json.dumps({k: v for k, v in decoding.items() if k != "dev_trials"}))
     return 0
 
@@ -98,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", default="train,dev,test")
     p.add_argument("--layers", default="block5_pool,block5_conv3")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--flip", action="store_true", help="cache the mirrored images as <split>-flipped (augmentation)")
     p.set_defaults(func=_extract_features)
 
     p = sub.add_parser("train", help="train a decoder on cached features")
@@ -107,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=type(default), default=None,
                        help=f"default: {default}")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("scst", help="self-critical training (CIDEr-D reward) from a teacher-forced checkpoint")
+    from captioner.scst import ScstConfig
+
+    for name, default in ScstConfig().__dict__.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=type(default), default=None,
+                       help=f"default: {default}")
+    p.set_defaults(func=_scst)
 
     p = sub.add_parser("caption", help="caption image files; one JSON object per line")
     p.add_argument("images", nargs="+")
@@ -125,13 +158,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--no-cache", action="store_true", help="encode the images instead of using cached features")
     p.add_argument("--no-meteor", action="store_true")
+    p.add_argument("--block-ngram", type=int, default=None, help="block repeated n-grams (0: off; default: the model's)")
+    p.add_argument("--ensemble", default=None, help="further checkpoint folders, comma-separated, decoded with --model")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("tune-decoding", help="choose the length penalty on the dev split; stored in the checkpoint")
     p.add_argument("--data", required=True)
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--penalties", default="0,0.5,1,1.5,2")
+    p.add_argument("--widths", default="1,3,5")
+    p.add_argument("--blocks", default="0", help="repeated n-gram sizes to block, 0 = off (e.g. 0,2,3,4)")
+    p.add_argument("--select", default="bleu4", choices=["bleu4", "targets"])
     p.set_defaults(func=_tune)
+
+    p = sub.add_parser("latency", help="warm single-photo latency (encode + decode) of models, interleaved in one run")
+    p.add_argument("models", nargs="+", help="checkpoint folders; join folders with + for an ensemble")
+    p.add_argument("--data", default="../shared/flickr8k")
+    p.add_argument("--photos", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=5)
+    p.set_defaults(func=_latency)
     return parser
 
 

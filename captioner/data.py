@@ -32,6 +32,16 @@ def clean_caption(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if len(w) > 1 or w == "a"]
 
 
+# A mirrored photo's caption: what was on the left is now on the right. ("right" as in "correct"
+# is rare in Flickr8k captions; it gets swapped too.)
+_MIRRORED_WORDS = {"left": "right", "right": "left"}
+
+
+def flip_caption(words: list[str]) -> list[str]:
+    """The caption of the horizontally mirrored image (tokenised words in, words out)."""
+    return [_MIRRORED_WORDS.get(w, w) for w in words]
+
+
 @dataclass
 class Flickr8k:
     root: Path

@@ -3,6 +3,9 @@
 Layout under `paths.features_dir()`: `<layer>/<split>.f16` (a float16 memmap of shape
 (N, H, W, 512)), `<layer>/<split>.json` (image names and shape) and `<layer>/<split>.done`
 (rows written so far). An interrupted run resumes at the first unwritten row.
+
+`flip=True` caches the horizontally mirrored images as split `<split>-flipped` (augmentation for
+the teacher-forced stage; their captions get "left" and "right" swapped, see `data.flip_caption`).
 """
 from __future__ import annotations
 
@@ -42,22 +45,36 @@ def open_cache(layer: str, split: str, names: list[str], root: Path | None = Non
     return np.memmap(data_file, dtype=np.float16, mode=mode, shape=shape), done_file
 
 
+def flipped_split(split: str) -> str:
+    return f"{split}-flipped"
+
+
+def mirrored_input(path: Path) -> np.ndarray:
+    from PIL import ImageOps
+
+    from captioner.preprocess import encoder_input, upright_rgb
+
+    return encoder_input(ImageOps.mirror(upright_rgb(path)))
+
+
 def extract(dataset: Flickr8k, splits=("train", "dev", "test"), layers=tuple(FEATURE_LAYERS),
-            batch_size: int = 16, root: Path | None = None, encoder=None) -> None:
+            batch_size: int = 16, root: Path | None = None, encoder=None, flip: bool = False) -> None:
     from tqdm import tqdm
 
     from captioner.encoder import load_multi_encoder
     from captioner.preprocess import encoder_input
 
     model = encoder or load_multi_encoder(tuple(layers))
+    prepare = mirrored_input if flip else encoder_input
     for split in splits:
         names = dataset.split(split)
-        caches = [open_cache(layer, split, names, root) for layer in layers]
+        cache_split = flipped_split(split) if flip else split
+        caches = [open_cache(layer, cache_split, names, root) for layer in layers]
         start = min(rows_done(done) for _, done in caches)
-        with tqdm(total=len(names), initial=start, desc=f"features {split}", unit="img") as bar:
+        with tqdm(total=len(names), initial=start, desc=f"features {cache_split}", unit="img") as bar:
             for begin in range(start, len(names), batch_size):
                 batch_names = names[begin: begin + batch_size]
-                batch = np.stack([encoder_input(dataset.image_path(n)) for n in batch_names])
+                batch = np.stack([prepare(dataset.image_path(n)) for n in batch_names])
                 outputs = model.predict_on_batch(batch)
                 if not isinstance(outputs, (list, tuple)):
                     outputs = [outputs]

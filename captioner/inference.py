@@ -66,12 +66,36 @@ class CaptionResult:
 RECURRENT_STATE = ("h", "c")
 
 
+def _state_key_is_recurrent(key: str) -> bool:
+    # An ensemble prefixes each member's keys ("0/h", "1/c"); the last part names the tensor.
+    return key.rsplit("/", 1)[-1] in RECURRENT_STATE
+
+
+def repeated_ngram_bans(history: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, words) such that appending `words[i]` to row `rows[i]` of `history` would repeat an
+    n-gram already in that row. history: (rows, t) word ids. Vectorised over rows and positions."""
+    t = history.shape[1]
+    if n < 1 or t < n:                       # no complete n-gram yet: nothing can repeat
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if n == 1:
+        rows = np.repeat(np.arange(len(history)), t)
+        return rows, history.reshape(-1).astype(np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(history, n - 1, axis=1)  # (rows, t-n+2, n-1)
+    prefix = history[:, t - n + 1:]                                             # the last n-1 words
+    # Earlier windows equal to the current prefix; the word after each is banned.
+    match = np.all(windows[:, : t - n + 1] == prefix[:, None, :], axis=2)       # (rows, t-n+1)
+    rows, starts = np.nonzero(match)
+    return rows, history[rows, starts + n - 1].astype(np.int64)
+
+
 def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_width: int = DEFAULT_BEAM_WIDTH,
-                max_len: int | None = None, length_penalty: float = DEFAULT_LENGTH_PENALTY) -> list[list[Hypothesis]]:
+                max_len: int | None = None, length_penalty: float = DEFAULT_LENGTH_PENALTY,
+                block_ngram: int = 0) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per image, up to `beam_width` hypotheses, best first.
 
     Scores are log-probabilities divided by length**length_penalty (length counts <end>).
     <pad>, <start> and <unk> are never emitted, and a caption has at least one word.
+    block_ngram=n (>0) never lets a caption contain the same n words twice ("a bike on a bike").
     """
     import tensorflow as tf
 
@@ -95,6 +119,9 @@ def beam_search(model, step_fn, features: np.ndarray, vocab: Vocabulary, beam_wi
         logp[:, banned] = -np.inf
         if t == 0:
             logp[:, vocab.end_id] = -np.inf                              # never an empty caption
+        if block_ngram:
+            ban_rows, ban_words = repeated_ngram_bans(history, block_ngram)
+            logp[ban_rows, ban_words] = -np.inf
         if t == max_len - 1:                                             # out of room: must end
             forced = np.full_like(logp, -np.inf)
             forced[:, vocab.end_id] = logp[:, vocab.end_id]
@@ -148,7 +175,7 @@ def make_step_fn(model):
 
     @tf.function(reduce_retracing=True)  # XLA measured: 56 vs 61 ms a batch, not worth compiling
     def step(words, state, rows):
-        state = {k: tf.gather(v, rows) if k in RECURRENT_STATE else v for k, v in state.items()}
+        state = {k: tf.gather(v, rows) if _state_key_is_recurrent(k) else v for k, v in state.items()}
         logits, state, alpha = model.step(words, state, training=False)
         return tf.nn.log_softmax(logits), state, alpha
 
@@ -158,7 +185,7 @@ def make_step_fn(model):
 class Captioner:
     def __init__(self, model, vocab: Vocabulary, meta: dict, version: str, encoder=None,
                  beam_width: int = DEFAULT_BEAM_WIDTH, length_penalty: float | None = None,
-                 encoder_runtime: str | None = None):
+                 block_ngram: int | None = None, encoder_runtime: str | None = None):
         self.model = model
         self.vocab = vocab
         self.meta = meta
@@ -167,6 +194,8 @@ class Captioner:
         decoding = meta.get("decoding", {})
         self.length_penalty = length_penalty if length_penalty is not None else decoding.get(
             "length_penalty", DEFAULT_LENGTH_PENALTY)
+        # Repeated n-gram blocking as chosen on dev (0: off, as for models tuned before it existed).
+        self.block_ngram = block_ngram if block_ngram is not None else decoding.get("block_ngram", 0)
         # Checked now, so a misconfigured name fails at start-up rather than at the first photo.
         self.encoder_runtime = check_runtime_name(encoder_runtime) if encoder is None else getattr(
             encoder, "name", "custom")
@@ -199,7 +228,8 @@ class Captioner:
 
     def caption_features(self, features: np.ndarray, beam_width: int | None = None) -> list[list[Hypothesis]]:
         return beam_search(self.model, self._step, np.asarray(features, dtype=np.float32), self.vocab,
-                           beam_width=beam_width or self.beam_width, length_penalty=self.length_penalty)
+                           beam_width=beam_width or self.beam_width, length_penalty=self.length_penalty,
+                           block_ngram=self.block_ngram)
 
     def caption(self, images, beam_width: int | None = None, batch_size: int = 8) -> list:
         """Caption a list of images (bytes or PIL images). Never raises for one bad image."""

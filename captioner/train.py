@@ -6,6 +6,10 @@ Teacher forcing with masked cross-entropy (+ the doubly stochastic attention pen
 Show, Attend and Tell), Adam with gradient clipping, learning rate halved when the dev score
 stalls, early stopping on dev BLEU-4 (beam search on the moving average of the weights), best
 checkpoint kept.
+
+`--init-from DIR` warm-starts from a checkpoint (its architecture and vocabulary), `--flip 1` adds
+the mirrored train images (`extract-features --flip`) with "left"/"right" swapped in their
+captions, and `--resume 1` continues an interrupted run from its last finished epoch.
 """
 from __future__ import annotations
 
@@ -17,7 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from captioner.data import Flickr8k, Vocabulary, clean_caption
+from captioner import training_state
+from captioner.data import Flickr8k, Vocabulary, clean_caption, flip_caption
+
+STATE_FILE = "state/xe_state.npz"
 
 
 @dataclass
@@ -46,6 +53,9 @@ class TrainConfig:
     jit_compile: int = 0          # XLA-compile the training step (measured: no gain on these CPUs)
     ema_decay: float = 0.999      # dev scoring and checkpoints use an exponential moving average of the weights
     select_beam: int = 3          # beam width of the per-epoch dev BLEU-4 that selects the checkpoint
+    init_from: str = ""           # warm start from this checkpoint (its architecture and vocabulary)
+    flip: int = 0                 # 1: also train on the mirrored train images, left/right swapped
+    resume: int = 0               # 1: continue from out/state after an interruption (epoch granularity)
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -71,14 +81,23 @@ class TrainingData:
 
 
 def prepare_data(dataset: Flickr8k, vocab: Vocabulary, config: TrainConfig, train_features, dev_features,
-                 train_names, dev_names) -> TrainingData:
+                 train_names, dev_names, flipped_features=None) -> TrainingData:
+    """Caption rows of the train images; with `flipped_features` (same image order) every caption
+    appears a second time, mirrored, pointing at the flipped image."""
     image_of_row, captions = [], []
     for index, name in enumerate(train_names):
         for caption in dataset.captions[name]:
             image_of_row.append(index)
             captions.append(clean_caption(caption))
+    features = np.asarray(train_features)
+    if flipped_features is not None:
+        if len(flipped_features) != len(train_names):
+            raise ValueError(f"{len(flipped_features)} flipped feature rows for {len(train_names)} train images")
+        image_of_row += [len(train_names) + i for i in image_of_row]
+        captions += [flip_caption(c) for c in captions]
+        features = np.concatenate([features, np.asarray(flipped_features)])
     dev_refs = [[clean_caption(c) for c in dataset.captions[name]] for name in dev_names]
-    return TrainingData(np.asarray(train_features), np.asarray(image_of_row), caption_matrix(vocab, captions, config.max_len),
+    return TrainingData(features, np.asarray(image_of_row), caption_matrix(vocab, captions, config.max_len),
                         np.asarray(dev_features), dev_refs)
 
 
@@ -101,8 +120,10 @@ def _portable_path(path: str | Path) -> str:
         return path.name
 
 
-def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str | Path, log=print) -> dict:
-    """Train; keep the best (dev BLEU-4) checkpoint in out_dir. Returns the history."""
+def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str | Path, log=print,
+        init_model=None) -> dict:
+    """Train (from `init_model`'s weights if given); keep the best (dev BLEU-4) checkpoint in
+    out_dir. Returns the history."""
     import keras
     import tensorflow as tf
     from tqdm import tqdm
@@ -118,8 +139,9 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
     model_config = ModelConfig(kind=config.kind, feature_layer=config.feature_layer, vocab_size=len(vocab),
                                embed_dim=config.embed_dim, hidden_dim=config.hidden_dim,
                                attention_dim=config.attention_dim, dropout=config.dropout, max_len=config.max_len)
-    model = build_decoder(model_config)
+    model = init_model if init_model is not None else build_decoder(model_config)
     optimizer = keras.optimizers.Adam(learning_rate=config.lr, global_clipnorm=config.clip_norm)
+    optimizer.build(model.trainable_variables)
 
     # Polyak averaging: the averaged weights generalise better than the last step's.
     averaged = [tf.Variable(v, trainable=False) for v in model.trainable_variables] if config.ema_decay else []
@@ -174,13 +196,28 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
     rows = len(data.tokens)
     steps = config.steps_per_epoch or max(1, rows // config.batch_size)
     history = {"epoch": [], "train_loss": [], "dev_bleu4": [], "lr": [], "seconds": []}
-    best, stale, started = -1.0, 0, time.time()
+    best, stale, started, first_epoch = -1.0, 0, time.time(), 1
+    state_path = out_dir / STATE_FILE
+    state_groups = {"model": model.weights, "averaged": averaged, "optimizer": optimizer.variables, "updates": [updates]}
+    if config.resume and state_path.exists():
+        saved = training_state.restore(state_path, state_groups)
+        history, best, stale = saved["history"], saved["best"], saved["stale"]
+        rng.bit_generator.state = saved["rng"]
+        first_epoch = saved["epoch"] + 1
+        started -= saved["seconds"]
+        log(f"resumed from {state_path} after epoch {saved['epoch']} (best dev BLEU-4 {best:.4f})")
     # The checkpoint records where it was trained relative to the working folder, never a
     # machine path (a model directory is copied between machines and committed).
     recorded = asdict(config)
     recorded["out"] = _portable_path(config.out)
+    recorded["init_from"] = _portable_path(config.init_from) if config.init_from else ""
     meta = {"name": config.name, "train": recorded}
-    for epoch in range(1, config.epochs + 1):
+    if config.resume and state_path.exists() and (out_dir / "config.json").exists():
+        meta = checkpoint.read_meta(out_dir)              # keeps best_epoch of the run so far
+        meta.pop("model", None)
+    for epoch in range(first_epoch, config.epochs + 1):
+        if stale >= config.patience:
+            break
         order = rng.permutation(rows)
         losses = []
         epoch_start = time.time()
@@ -216,6 +253,9 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
                 break
         (out_dir / "history.json").write_text(json.dumps(history, indent=2))
         plot_history(history, out_dir / "training_curve.png", title=config.name)
+        training_state.save(state_path, state_groups, {"epoch": epoch, "history": history, "best": best, "stale": stale,
+                                                       "rng": rng.bit_generator.state,
+                                                       "seconds": round(time.time() - started, 1)})
     history["training_seconds"] = round(time.time() - started, 1)
     (out_dir / "history.json").write_text(json.dumps(history, indent=2))
     plot_history(history, out_dir / "training_curve.png", title=config.name)
@@ -224,19 +264,25 @@ def fit(config: TrainConfig, vocab: Vocabulary, data: TrainingData, out_dir: str
 
 
 def plot_history(history: dict, path: Path, title: str = "") -> None:
+    plot_curves(history, path, title, left=("train_loss", "train cross-entropy"),
+                right=("dev_bleu4", "dev BLEU-4 (selection)"))
+
+
+def plot_curves(history: dict, path: Path, title: str, left: tuple[str, str], right: tuple[str, str]) -> None:
+    """Two per-epoch series on twin axes; entries that are None (e.g. no training yet) are skipped."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, loss_axis = plt.subplots(figsize=(6, 3.6), dpi=100)
-    loss_axis.plot(history["epoch"], history["train_loss"], "o-", color="tab:blue", label="train loss")
-    loss_axis.set_xlabel("epoch")
-    loss_axis.set_ylabel("train cross-entropy", color="tab:blue")
-    bleu_axis = loss_axis.twinx()
-    bleu_axis.plot(history["epoch"], history["dev_bleu4"], "s-", color="tab:red", label="dev BLEU-4")
-    bleu_axis.set_ylabel("dev BLEU-4 (selection)", color="tab:red")
-    loss_axis.set_title(title)
+    fig, left_axis = plt.subplots(figsize=(6, 3.6), dpi=100)
+    for axis, (key, label), style, colour in ((left_axis, left, "o-", "tab:blue"),
+                                              (left_axis.twinx(), right, "s-", "tab:red")):
+        points = [(e, v) for e, v in zip(history["epoch"], history[key]) if v is not None]
+        axis.plot([e for e, _ in points], [v for _, v in points], style, color=colour, label=label)
+        axis.set_ylabel(label, color=colour)
+    left_axis.set_xlabel("epoch")
+    left_axis.set_title(title)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -247,10 +293,24 @@ def train_on_flickr8k(config: TrainConfig) -> dict:
     from captioner.data import load_flickr8k
 
     dataset = load_flickr8k(config.data)
+    init_model = None
+    if config.init_from:
+        from captioner import checkpoint
+
+        init_model, vocab, init_meta = checkpoint.load(config.init_from)
+        c = init_model.config  # the warm start fixes the architecture
+        config.kind, config.feature_layer, config.embed_dim, config.hidden_dim = c.kind, c.feature_layer, c.embed_dim, c.hidden_dim
+        config.attention_dim, config.max_len = c.attention_dim, c.max_len
     train_names, train_features = features.load(config.feature_layer, "train")
     dev_names, dev_features = features.load(config.feature_layer, "dev")
-    vocab = Vocabulary.build((clean_caption(c) for n in train_names for c in dataset.captions[n]), config.min_count)
+    flipped = None
+    if config.flip:
+        flipped_names, flipped = features.load(config.feature_layer, features.flipped_split("train"))
+        if flipped_names != train_names:
+            raise ValueError("the flipped feature cache lists other images than the train cache: extract it again")
+    if init_model is None:
+        vocab = Vocabulary.build((clean_caption(c) for n in train_names for c in dataset.captions[n]), config.min_count)
     print(f"vocabulary: {len(vocab)} words (min count {config.min_count}); "
-          f"train images {len(train_names)}, dev images {len(dev_names)}")
-    data = prepare_data(dataset, vocab, config, train_features, dev_features, train_names, dev_names)
-    return fit(config, vocab, data, config.out)
+          f"train images {len(train_names)}{' + mirrored' if config.flip else ''}, dev images {len(dev_names)}")
+    data = prepare_data(dataset, vocab, config, train_features, dev_features, train_names, dev_names, flipped)
+    return fit(config, vocab, data, config.out, init_model=init_model)
