@@ -73,7 +73,7 @@ def test_token_creation_needs_basic_auth_not_a_key_or_cookie(client, api, user):
     ({"scopes": ["read"]}, "name"),
     ({"name": "x"}, "scopes"),
     ({"name": "x", "scopes": []}, "scopes"),
-    ({"name": "x", "scopes": ["admin"]}, "scopes"),
+    ({"name": "x", "scopes": ["root"]}, "scopes"),
     ({"name": "x", "scopes": ["read"], "expires_in_days": 0}, "expires_in_days"),
     ({"name": "x", "scopes": ["read"], "expires_in_days": "soon"}, "expires_in_days"),
     ({"name": "x", "scopes": ["read"], "extra": 1}, "extra"),

@@ -32,7 +32,7 @@ _throttle_address = limiter.limit(lambda: current_app.config["API_TOKEN_LIMIT_PE
 @bp.route("", methods=["POST"])
 @_throttle_account
 @_throttle_address
-@bp.basic(400, 422)
+@bp.basic(400, 403, 422)
 @require_account()
 @bp.arguments(TokenCreateSchema)
 @bp.response(201, NewTokenSchema, description="The new key. `key` is shown only in this response: store it.")
@@ -40,8 +40,9 @@ def create_token(args):
     """Create an API key
 
     Authenticate with your account's e-mail and password (HTTP Basic). Scopes: `read`
-    (list and download) and/or `write` (upload, change, delete). `expires_in_days`
-    is optional (never expires when omitted).
+    (list and download) and/or `write` (upload, change, delete); `admin` (the
+    /api/v1/admin endpoints) for administrators only (403 for anyone else).
+    `expires_in_days` is optional (never expires when omitted).
     """
     new = api_keys.create_key(get_db(), current_owner_id(), args["name"], args["scopes"],
                               args.get("expires_in_days"))
