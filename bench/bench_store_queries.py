@@ -279,6 +279,22 @@ def run(sizes: list[int], modes: list[str], repeat: int, budget_s: float, captio
     return results
 
 
+def markdown_table(report: dict) -> str:
+    """The report as a Markdown table: p50 ms per query, per size, per mode."""
+    modes, sizes = list(report["modes"]), [str(size) for size in report["sizes"]]
+    header = "| query | " + " | ".join(f"{mode} {int(size):,}" for mode in modes for size in sizes) + " |"
+    lines = [header, "|---" * (1 + len(modes) * len(sizes)) + "|"]
+    names = [name for name, value in report["modes"][modes[0]][sizes[0]].items() if isinstance(value, dict)]
+    for name in names:
+        cells = []
+        for mode in modes:
+            for size in sizes:
+                value = report["modes"][mode].get(size, {}).get(name)
+                cells.append("—" if value is None else f"{value['p50_ms']:,.0f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
@@ -287,7 +303,11 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per query and size (see measure)")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "flickr8k"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "store_queries.json"))
+    parser.add_argument("--table", metavar="JSON", help="print a results file as a Markdown table, and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(Path(args.table).read_text())))
+        return 0
     sizes = sorted(int(s) for s in args.sizes.split(","))
     captions = captions_from(Path(args.data))
     report = {"sizes": sizes, "repeat": args.repeat, "budget_s": args.budget, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -7,15 +7,19 @@ planner uses it only for a lone equality or range without sort. Anything else, e
 "this owner's photos, newest first, 24 of them", parses every document of the
 collection in SQL, or decodes every one in Python, after "feature probes" that scan
 the collection again and are forgotten at every write. These paths answer three
-shapes from the index instead, and give up (returning None: mongoeco's own path runs)
+shapes from the index instead, and hand the query back to mongoeco's own path
 whenever exactness is not certain:
 
-1. find(filter, sort=[("_id", ±1)]) where the filter is, or is an $and containing,
-   an equality `{field: value}` on a top-level field with a plain single-field index
-   and a string or ObjectId value. Candidates come from the index, in storage-key
-   order, which is `_id` order when every candidate `_id` is an ObjectId (checked,
-   in the index only); each is decoded and matched against the whole filter by
-   mongoeco's own matcher, and reading stops once skip + limit documents matched.
+1. find(filter) where the filter is, or is an $and containing, an equality
+   `{field: value}` on a top-level field with a plain single-field index and a string
+   or ObjectId value (and no `_id` equality, which mongoeco serves itself). The
+   candidates come from the index; each is decoded and matched against the whole
+   filter by mongoeco's own matcher. Sorted by `_id` (±1): streamed in storage-key
+   order, which is `_id` order when every candidate `_id` is an ObjectId (checked in
+   the index), and reading stops once skip + limit documents matched. Unsorted: the
+   same, in any order. Sorted otherwise: only when there are at most SMALL_SET
+   candidates, which mongoeco's own code then sorts (an album by date, the chunks of
+   one GridFS file by n).
 2. count(filter) for a filter that is exactly such an equality: counted in the index.
 3. The one document an update or findAndModify may touch when its filter is an
    $and containing `_id: <ObjectId or string>`: read by storage key, then matched
@@ -153,7 +157,7 @@ class _Candidates:
 
 def _best_candidates(engine, conn, db_name, coll_name, equalities):
     """Of the filter's usable equalities, the one with the fewest candidates (counted
-    up to a cap: past it, any of them is as good)."""
+    up to a cap: past it, any of them is as good), and that count."""
     best, best_count = None, None
     for clause in equalities:
         candidates = _Candidates(engine, conn, db_name, coll_name, clause)
@@ -162,11 +166,14 @@ def _best_candidates(engine, conn, db_name, coll_name, equalities):
         count = candidates.count(conn, cap=COUNT_CAP)
         if best is None or count < best_count:
             best, best_count = candidates, count
-    return best
+    return best, best_count
 
 
 BATCH = 64  # keys, then documents, read per statement while streaming a page
 COUNT_CAP = 2000
+# At most this many candidates are read whole to be sorted on another field than _id
+# (an album, a GridFS file's chunks by n); beyond, mongoeco's own path runs.
+SMALL_SET = 200
 
 
 def _documents_by_keys(engine, reader, keys):
@@ -223,26 +230,37 @@ def install(engine_class) -> None:
     def open_scan_documents(self, reader):
         semantics = reader.semantics
         sort = semantics.sort
+        by_id = bool(sort) and len(sort) == 1 and sort[0][0] == "_id" and sort[0][1] in (1, -1)
         if (semantics.text_query is not None or semantics.collation is not None or semantics.hint is not None
-                or not sort or len(sort) != 1 or sort[0][0] != "_id" or sort[0][1] not in (1, -1)
                 or self._is_profile_namespace(reader.coll_name)):
             return original_open(self, reader)
         clauses = equalities(semantics.query_plan)
-        if not clauses:
+        if not clauses or any(clause.field == "_id" for clause in clauses):
+            # An `_id` equality is mongoeco's own storage-key lookup: the fastest.
             return original_open(self, reader)
         conn = self._require_connection(reader.context)
-        candidates = _best_candidates(self, conn, reader.db_name, reader.coll_name, clauses)
-        band = candidates.object_id_band(conn) if candidates else None
-        if band is None:
+        candidates, count = _best_candidates(self, conn, reader.db_name, reader.coll_name, clauses)
+        if candidates is None or (sort and not by_id and count > SMALL_SET):
             usage["indexed_find_declined"] += 1
             return original_open(self, reader)
-        keys = candidates.keys(lambda: self._require_connection(reader.context), sort[0][1] == -1,
-                               _id_bounds(self, band, clauses_of(semantics.query_plan)))
-        source = _documents_by_keys(self, reader, keys)
-        # Already in sort order: mongoeco's own filter, skip, limit and projection,
-        # streamed, so reading stops at the limit.
+        if by_id:
+            # Streamed in storage-key order, which must then be `_id` order.
+            band = candidates.object_id_band(conn)
+            if band is None:
+                usage["indexed_find_declined"] += 1
+                return original_open(self, reader)
+            keys = candidates.keys(lambda: self._require_connection(reader.context), sort[0][1] == -1,
+                                   _id_bounds(self, band, clauses_of(semantics.query_plan)))
+            # mongoeco's own filter, skip, limit and projection, streamed: reading
+            # stops at the limit.
+            semantics = replace(semantics, sort=None)
+        else:
+            # No order asked (any order is right), or a small set: mongoeco's own
+            # filter, then its sort, skip, limit and projection over the few documents.
+            keys = candidates.keys(lambda: self._require_connection(reader.context), False, [])
         usage["indexed_find"] += 1
-        return self._finalize_scan_source(source, replace(semantics, sort=None, compiled_query=None))
+        source = _documents_by_keys(self, reader, keys)
+        return self._finalize_scan_source(source, replace(semantics, compiled_query=None))
 
     engine_class._open_scan_documents_sync = open_scan_documents
 

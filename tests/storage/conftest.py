@@ -29,4 +29,7 @@ def blob_store(request, tmp_path):
     if request.param == "fs":
         yield FileSystemBlobStore(tmp_path / "media")
     else:
-        yield GridFSBlobStore(request.getfixturevalue("mongo_db"))
+        store = GridFSBlobStore(request.getfixturevalue("mongo_db"))
+        store.ensure_indexes()  # as the app does at start-up
+        store.ensure_indexes()  # idempotent
+        yield store

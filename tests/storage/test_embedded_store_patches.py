@@ -74,6 +74,10 @@ def run_operations(db) -> dict:
         out[name, "album duplicates"] = list(c.find({"album_ids": OTHER_ALBUM}, {"n": 1}).sort("_id", -1))
         out[name, "word"] = list(c.find({"owner_id": A, "search_words": "dog"}).sort("_id", -1).limit(5))
         out[name, "no match"] = list(c.find({"owner_id": A, "search_words": "zebra"}).sort("_id", -1))
+        out[name, "unsorted"] = sorted(doc["n"] for doc in c.find({"owner_id": B, "caption_status": "done"}))
+        out[name, "unsorted limit"] = len(list(c.find({"owner_id": A}).limit(7)))
+        out[name, "album by date"] = list(c.find({"owner_id": A, "album_ids": ALBUM})
+                                          .sort([("created_at", -1), ("_id", -1)]).skip(1).limit(5))
         out[name, "status filter"] = list(c.find({"owner_id": B, "caption_status": "pending"}).sort("_id", 1))
         out[name, "count owner"] = c.count_documents({"owner_id": A})
         out[name, "count command"] = db.command("count", name, query={"owner_id": A})["n"]
@@ -140,10 +144,13 @@ def patched_client(tmp_path):
     client.close()
 
 
-def test_the_fast_paths_answer_the_recommended_shapes(patched_client):
+def test_the_fast_paths_answer_the_recommended_shapes(patched_client, monkeypatch):
+    from photoshare import embedded_store_indexed_reads as indexed_reads
+
     client, usage = patched_client
     db = client.patchtest
     seed(db)
+    first_id = db.clean.find_one({"owner_id": A})["_id"]
     usage.clear()
     assert len(list(db.clean.find({"owner_id": A}).sort("_id", -1).limit(24))) == 24
     assert list(db.clean.find({"owner_id": A, "album_ids": ALBUM}).sort("_id", -1).limit(5))
@@ -157,6 +164,17 @@ def test_the_fast_paths_answer_the_recommended_shapes(patched_client):
     # Where exactness is not certain, the query goes back to mongoeco's own path.
     list(db.string_id.find({"owner_id": A}).sort("_id", -1).limit(5))
     assert usage["indexed_find"] == 4 and usage["indexed_find_declined"] == 1
+    # Unsorted: any order is right. Sorted on another field: only a small set.
+    assert len(list(db.clean.find({"owner_id": B}))) == 15
+    by_date = [("created_at", -1), ("_id", -1)]
+    assert len(list(db.clean.find({"owner_id": A, "album_ids": ALBUM}).sort(by_date).limit(3))) == 3
+    assert usage["indexed_find"] == 6
+    monkeypatch.setattr(indexed_reads, "SMALL_SET", 10)
+    assert len(list(db.clean.find({"owner_id": A}).sort(by_date).limit(3))) == 3
+    assert usage["indexed_find"] == 6 and usage["indexed_find_declined"] == 2
+    # An `_id` equality is left to mongoeco's own storage-key lookup.
+    assert db.clean.find_one({"_id": first_id, "owner_id": A})["_id"] == first_id
+    assert usage["indexed_find"] == 6 and usage["indexed_find_declined"] == 2
     first = db.clean.find_one({"owner_id": A})
     db.clean.update_one({"_id": first["_id"], "job_id": first["job_id"]}, {"$set": {"caption_status": "done"}})
     assert usage["select_by_id"] == 1

@@ -181,6 +181,9 @@ class BlobStore(abc.ABC):
         """Every stored blob (written before `older_than`, an aware datetime, if given),
         in no particular order. Blobs written while iterating may or may not appear."""
 
+    def ensure_indexes(self) -> None:
+        """Create what the backend needs to find blobs fast (idempotent; nothing by default)."""
+
     def remove_incomplete(self, older_than: datetime) -> int:
         """Remove leftovers of writes that never finished (a killed process), written
         before `older_than`; returns how many. Nothing to do by default."""

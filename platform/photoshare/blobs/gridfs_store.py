@@ -53,6 +53,20 @@ class GridFSBlobStore(BlobStore):
     def __repr__(self) -> str:
         return f"GridFSBlobStore({self.db.name!r}, {self.bucket_name!r})"
 
+    def ensure_indexes(self) -> None:
+        """GridFS's own two indexes, and one single-field index on each collection.
+
+        On MongoDB the single-field ones are redundant with the compound prefixes (a
+        little write cost). The embedded store needs them: it serves a lookup from an
+        index only when the index has one field (docs/STORAGE.md); without them every
+        read of a file's chunks parses every chunk of every file."""
+        from pymongo import ASCENDING
+
+        self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+        self.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
+        self.files.create_index([("filename", ASCENDING)], name="filename")
+        self.chunks.create_index([("files_id", ASCENDING)], name="files_id")
+
     def _revisions(self, key: str, projection=None) -> list[dict]:
         return sorted(self.files.find({"filename": validate_key(key)}, projection), key=_revision_order)
 
