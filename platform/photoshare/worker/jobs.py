@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
+from .. import metrics
+from ..clock import utcnow
 from ..repositories import photo_files
 from ..repositories import photos as photo_repo
 from .context import context
@@ -50,56 +53,141 @@ def result_fields(result) -> dict:
     }
 
 
-def caption_photo(photo_id: str) -> dict:
-    """RQ job: caption one stored photo. Returns a small summary (kept as the job result).
+@dataclass
+class ClaimedPhoto:
+    """A photo claimed by its job, with the image the model reads."""
+    photo_id: str
+    oid: ObjectId
+    job_id: str | None
+    photo: dict
+    image: bytes
+    read_s: float
 
-    Raises only for transient trouble (store unreachable, model crash, timeout): RQ then
-    retries with backoff. A photo that cannot be captioned (unreadable image) is marked
-    failed at once, and a deleted or superseded photo ends the job quietly.
-    """
-    db = context().db
-    job = get_current_job()
-    job_id = job.id if job is not None else None
+
+# Results computed for several jobs at once (caption_photos_together), by job id, each
+# waiting for its own job's run of caption_photo to record it: (claimed photo, result,
+# model seconds) or the summary of a job that ended before the model (deleted, superseded).
+_ready: dict[str, tuple[ClaimedPhoto, object, float] | dict] = {}
+
+
+def model_image(files: dict):
+    """The stored file the model reads: the thumbnail. The encoder sees 224 x 224 pixels,
+    and a 400-px thumbnail resized to that gives the same caption as the 1600-px display
+    image (bench/results/model_input.json) for a tenth of the bytes and decoding.
+    Photos stored without one fall back to the display image, then the original."""
+    return files.get("thumbnail") or files.get("display") or files.get("original")
+
+
+def _claim(db, photo_id: str, job_id: str | None, worker_name: str | None) -> ClaimedPhoto | dict:
+    """Claim the photo for this job and read its image; or the job's summary when there is
+    nothing to caption (bad id, deleted, superseded, image missing: marked failed)."""
     try:
         oid = ObjectId(photo_id)
     except (InvalidId, TypeError):
         return {"photo_id": photo_id, "outcome": "invalid id"}
-
-    photo = photo_repo.claim(db, oid, job_id, job.worker_name if job else None)
+    photo = photo_repo.claim(db, oid, job_id, worker_name)
     if photo is None:
         outcome = "superseded" if photo_repo.exists(db, oid) else "deleted"
         log.info("photo %s: nothing to do (%s)", photo_id, outcome)
         return {"photo_id": photo_id, "outcome": outcome}
-
-    def fail(reason: str) -> dict:
-        photo_repo.fail(db, oid, job_id, clean_reason(reason))
-        log.warning("photo %s: captioning failed: %s", photo_id, reason)
-        return {"photo_id": photo_id, "outcome": "failed", "reason": reason}
-
-    t0 = time.perf_counter()
-    files = photo.get("files") or {}
+    started = time.perf_counter()
     try:
-        image_bytes = photo_files.read(db, files.get("display") or files.get("original"))
+        image = photo_files.read(db, model_image(photo.get("files") or {}))
     except photo_files.MissingFile:
-        return fail("The stored image is missing.")
-    t1 = time.perf_counter()
+        return _fail(db, oid, photo_id, job_id, "The stored image is missing.")
+    return ClaimedPhoto(photo_id, oid, job_id, photo, image, time.perf_counter() - started)
 
-    result = get_captioner().caption([image_bytes])[0]
-    t2 = time.perf_counter()
+
+def _count_caption(outcome: str, requested_at=None) -> None:
+    """Captions done / failed and their latency, for /metrics (photoshare.metrics, in Redis)."""
+    ctx = context()
+    metrics.count(ctx.redis, ctx.settings["PHOTOSHARE_PREFIX"], "photoshare_captions_total", outcome=outcome)
+    if requested_at is not None:
+        metrics.observe(ctx.redis, ctx.settings["PHOTOSHARE_PREFIX"], "photoshare_caption_duration_seconds",
+                        (utcnow() - requested_at).total_seconds())
+
+
+def _fail(db, oid: ObjectId, photo_id: str, job_id: str | None, reason: str) -> dict:
+    photo_repo.fail(db, oid, job_id, clean_reason(reason))
+    _count_caption("failed")
+    log.warning("photo %s: captioning failed: %s", photo_id, reason)
+    return {"photo_id": photo_id, "outcome": "failed", "reason": reason}
+
+
+def _record(db, claimed: ClaimedPhoto, result, model_s: float) -> dict:
+    """Write the model's result (or refusal) on the claimed photo: its job's outcome."""
     if isinstance(result, BaseException):  # a CaptionError: this image cannot be captioned
-        return fail(refusal_reason(result))
-
+        return _fail(db, claimed.oid, claimed.photo_id, claimed.job_id, refusal_reason(result))
+    photo = claimed.photo
     requested_at, started_at = photo.get("caption_requested_at"), photo.get("caption_started_at")
     fields = result_fields(result)
     fields["caption_timings"] = {
         "queue_wait_s": round((started_at - requested_at).total_seconds(), 3)
         if requested_at and started_at else None,
-        "read_ms": round((t1 - t0) * 1000, 1),
-        "caption_ms": round((t2 - t1) * 1000, 1),
+        "read_ms": round(claimed.read_s * 1000, 1),
+        "caption_ms": round(model_s * 1000, 1),  # the model's pass this photo was in
     }
-    photo_repo.complete(db, oid, job_id, fields)
-    log.info("photo %s: %r (%.0f ms)", photo_id, fields["ai_caption"], (t2 - t1) * 1000)
-    return {"photo_id": photo_id, "outcome": "done", "caption": fields["ai_caption"]}
+    photo_repo.complete(db, claimed.oid, claimed.job_id, fields)
+    _count_caption("done", requested_at)
+    log.info("photo %s: %r (%.0f ms)", claimed.photo_id, fields["ai_caption"], model_s * 1000)
+    return {"photo_id": claimed.photo_id, "outcome": "done", "caption": fields["ai_caption"]}
+
+
+def caption_photo(photo_id: str) -> dict:
+    """RQ job: caption one stored photo. Returns a small summary (kept as the job result).
+
+    Raises only for transient trouble (store unreachable, model crash, timeout): RQ then
+    retries with backoff. A photo that cannot be captioned (unreadable image) is marked
+    failed at once, and a deleted or superseded photo ends the job quietly. When the
+    worker captioned this job's photo together with others (caption_photos_together),
+    the job only records that result.
+    """
+    db = context().db
+    job = get_current_job()
+    job_id = job.id if job is not None else None
+    ready = _ready.pop(job_id, None) if job_id is not None else None
+    if isinstance(ready, dict):
+        return ready
+    if ready is not None:
+        return _record(db, *ready)
+    claimed = _claim(db, photo_id, job_id, job.worker_name if job else None)
+    if isinstance(claimed, dict):
+        return claimed
+    started = time.perf_counter()
+    result = get_captioner().caption([claimed.image])[0]
+    return _record(db, claimed, result, time.perf_counter() - started)
+
+
+def caption_photos_together(jobs: list[tuple[str, str]], worker_name: str) -> None:
+    """The model's part of several photo jobs in one pass: claim each photo for its job
+    (job id, photo id), read the images, caption them together, and keep each result for
+    its own job's run of caption_photo, which records it (and RQ finishes that job).
+
+    Raises if the model crashes (or times out): nothing is kept then for the photos it was
+    running on, so each of those jobs claims and captions its photo again on its own, and
+    only a photo that breaks the model fails (through RQ's retries, like a lone job)."""
+    db = context().db
+    claimed = []
+    for job_id, photo_id in jobs:
+        outcome = _claim(db, photo_id, job_id, worker_name)
+        if isinstance(outcome, dict):
+            _ready[job_id] = outcome
+        else:
+            claimed.append(outcome)
+    if not claimed:
+        return
+    started = time.perf_counter()
+    results = get_captioner().caption([each.image for each in claimed])
+    model_s = time.perf_counter() - started
+    for each, result in zip(claimed, results):
+        _ready[each.job_id] = (each, result, model_s)
+
+
+def forget_ready(job_ids) -> None:
+    """Drop what is kept for these jobs (a batch's jobs that did not run, e.g. the worker
+    stopped): nothing may leak into a later run of the same job id (a retry)."""
+    for job_id in job_ids:
+        _ready.pop(job_id, None)
 
 
 def on_caption_failure(job, connection, exc_type, exc_value, traceback) -> None:
@@ -123,6 +211,7 @@ def on_caption_failure(job, connection, exc_type, exc_value, traceback) -> None:
         photo_repo.retry_later(db, oid, job.id, clean_reason(f"Attempt failed ({reason}); retrying."))
     else:
         photo_repo.fail(db, oid, job.id, clean_reason(reason))
+        _count_caption("failed")
     log.warning("photo %s: job %s failed (%s)%s", photo_id, job.id, reason, "; will retry" if will_retry else "")
 
 

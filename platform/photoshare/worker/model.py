@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from captioner.encoder_runtime import UnknownEncoderRuntime  # cheap: no TensorFlow
+
 from .context import context
 
 log = logging.getLogger("photoshare.worker")
@@ -20,7 +22,8 @@ _captioner_lock = threading.Lock()
 
 
 class ModelMissing(RuntimeError):
-    """There is no checkpoint where the worker looks for its model."""
+    """The model cannot be loaded as configured: no checkpoint where the worker looks, an
+    unknown CAPTION_ENCODER, or an encoder runtime that set-up has not built."""
 
 
 def model_path(settings) -> Path:
@@ -28,6 +31,13 @@ def model_path(settings) -> Path:
     from captioner import DEFAULT_MODEL_DIR  # cheap: no TensorFlow
 
     return Path(settings.get("CAPTIONER_MODEL") or DEFAULT_MODEL_DIR)
+
+
+def encoder_choice(settings) -> dict:
+    """Captioner.load's encoder argument from CAPTION_ENCODER; nothing when unset, so the
+    captioner's own default runtime applies (one place decides it: captioner.encoder_runtime)."""
+    runtime = settings.get("CAPTION_ENCODER")
+    return {"encoder_runtime": runtime} if runtime else {}
 
 
 def get_captioner():
@@ -41,9 +51,12 @@ def get_captioner():
             from captioner import Captioner  # TensorFlow: worker only
 
             started = time.perf_counter()
-            _captioner = Captioner.load(path)
-            log.info("captioner %s loaded from %s in %.1f s", _captioner.model_version, path,
-                     time.perf_counter() - started)
+            try:
+                _captioner = Captioner.load(path, **encoder_choice(context().settings))
+            except (UnknownEncoderRuntime, FileNotFoundError) as error:
+                raise ModelMissing(f"cannot load the captioner: {error}") from error
+            log.info("captioner %s (encoder %s) loaded from %s in %.1f s", _captioner.model_version,
+                     _captioner.encoder_runtime, path, time.perf_counter() - started)
         return _captioner
 
 

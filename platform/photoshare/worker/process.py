@@ -9,11 +9,10 @@ import os
 import socket
 import sys
 
-from rq import SimpleWorker
-
 from .. import queueing
 from ..config import load_settings
 from ..services.reconciliation import reconcile
+from .batching import BatchingWorker
 from .context import configure
 from .maintenance import Maintenance
 from .model import ModelMissing, get_captioner
@@ -42,8 +41,10 @@ def run_worker(settings: dict | None = None, *, burst: bool = False, name: str |
         # its own job and must not get a second one.
         report = reconcile(ctx.db, ctx.queue, ctx.settings)
         log.info("start-up reconciliation: %s", report)
-        worker = SimpleWorker([ctx.queue], connection=ctx.redis, name=name)
-        log.info("worker %s listening on queue %s", name, ctx.queue.name)
+        worker = BatchingWorker([ctx.queue], connection=ctx.redis, name=name,
+                                batch_size=ctx.settings["CAPTION_BATCH_SIZE"])
+        log.info("worker %s listening on queue %s (batches of up to %d photos, encoder %s)", name,
+                 ctx.queue.name, worker.batch_size, getattr(captioner, "encoder_runtime", "?"))
         return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
     finally:
         maintenance.stop()
