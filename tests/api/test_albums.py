@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.images import make_image
 
-ALBUM_FIELDS = {"id", "name", "created_at", "updated_at", "photo_count"}
+ALBUM_FIELDS = {"id", "name", "created_at", "updated_at", "photo_count", "visibility"}
 
 
 def _error(response) -> dict:

@@ -36,6 +36,7 @@ def test_openapi_document_describes_every_endpoint(client):
         ("POST", "/api/v1/albums"), ("GET", "/api/v1/albums"), ("GET", "/api/v1/albums/{album_id}"),
         ("PATCH", "/api/v1/albums/{album_id}"), ("DELETE", "/api/v1/albums/{album_id}"),
         ("POST", "/api/v1/captions"), ("GET", "/api/v1/captions/{job_id}"),
+        ("POST", "/api/v1/shares"), ("GET", "/api/v1/shares"), ("DELETE", "/api/v1/shares/{share_id}"),
     }
     schemes = spec["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer",

@@ -19,7 +19,7 @@ from tests.support.storage import stored_keys
 
 PHOTO_FIELDS = {"id", "created_at", "filename", "format", "size_bytes", "width", "height", "caption", "ai_caption",
                 "user_caption", "caption_status", "caption_error", "model_version", "alternatives", "album_ids",
-                "visibility", "urls"}
+                "visibility", "exif", "show_camera", "show_date_taken", "urls"}
 
 
 def _error(response) -> dict:
