@@ -28,7 +28,9 @@ def send(settings, to: str, subject: str, body: str) -> str:
     message["From"] = settings["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
-    message.set_content(body)
+    # Plain 7-bit text when possible: links stay whole, not folded by quoted-printable,
+    # so the outbox file can be read (and its link copied) as it is.
+    message.set_content(body, cte="7bit" if body.isascii() else "8bit")
     if settings.get("SMTP_HOST"):
         with smtplib.SMTP(settings["SMTP_HOST"], settings["SMTP_PORT"], timeout=10) as smtp:
             if settings.get("SMTP_STARTTLS"):

@@ -131,4 +131,6 @@ def test_public_url_is_used_for_mailed_links(app, ada):
     assert _forgot(visitor, "ada@example.com").status_code == 303
     text = _outbox(app)[0].read_text()
     # Not the request's own address (a forged Host header must not reach the e-mail).
-    assert "https://photos.example.org/reset-password/" in text and "localhost" not in text
+    assert "https://photos.example.org/reset-password/" in text and "http://localhost" not in text
+    path = re.search(r"https://photos.example.org(/reset-password/\S+)", text).group(1)
+    assert visitor.client.get(path).status_code == 200  # the whole link, unfolded
