@@ -81,21 +81,32 @@ def read_limited(stream: BinaryIO, max_bytes: int, filename: str = "") -> bytes:
 
 
 def _flatten(image: Image.Image) -> Image.Image:
-    """RGB version of `image`; transparency is composed over white."""
+    """RGB version of `image` (itself when it already is); transparency is composed over white."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _derive(image: Image.Image, max_side: int, quality: int) -> DerivedImage:
-    copy = image.copy()
-    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # never enlarges
+def fitted_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longest side is `max_side` (never enlarged)."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """`image` shrunk in place to fit `max_side` (Pillow's thumbnail: Lanczos after a cheap
+    integer reduce while the scale allows it), and returned."""
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # never enlarges
+    return image
+
+
+def _encoded(image: Image.Image, quality: int) -> DerivedImage:
     # Pixels only: Pillow would carry the source's JPEG comment (and more) into the copy,
     # and derived images are what other people see (services.metadata).
-    return DerivedImage(save_clean(copy, "JPEG", quality=quality), copy.width, copy.height)
+    return DerivedImage(save_clean(image, "JPEG", quality=quality), image.width, image.height)
 
 
 def accept_upload(stream: BinaryIO, limits: ImageLimits, filename: str = "") -> ProcessedUpload:
@@ -129,14 +140,20 @@ def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> Proce
                     code="too_many_pixels", filename=filename, http_status=413,
                 )
             if image_format == "JPEG":
-                # Let libjpeg decode at a reduced scale: much faster for big photos,
-                # and we never need more than the display size.
-                image.draft("RGB", (limits.display_size, limits.display_size))
+                # libjpeg decodes at 1/2, 1/4 or 1/8 scale for free: ask for the smallest
+                # that still covers the display size of this photo's own shape (a square
+                # box would keep a 4032x3024 photo at full scale: 3024 < 2 x 1600).
+                image.draft("RGB", fitted_size(width, height, limits.display_size))
             image.seek(0)  # animated GIF/WebP/PNG: the first frame
             image.load()   # full decode: truncated or corrupt data fails here
             # Camera photos are often stored sideways with an EXIF orientation tag:
-            # derived images are turned upright.
-            upright = _flatten(ImageOps.exif_transpose(image))
+            # derived images are turned upright (in place: no copy of an upright photo).
+            ImageOps.exif_transpose(image, in_place=True)
+            # Each step below works on the smallest image it can: the display image from
+            # the decoded one, the thumbnail from the display image, without copies.
+            display_image = _shrink(_flatten(image), limits.display_size)
+            display = _encoded(display_image, quality=85)
+            thumbnail = _encoded(_shrink(display_image, limits.thumbnail_size), quality=80)
     except UploadRejected:
         raise
     except Image.DecompressionBombError:
@@ -154,8 +171,6 @@ def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> Proce
             code="not_an_image", filename=filename,
         ) from None
 
-    display = _derive(upright, limits.display_size, quality=85)
-    thumbnail = _derive(upright, limits.thumbnail_size, quality=80)
     return ProcessedUpload(
         format=image_format, mime_type=ACCEPTED_FORMATS[image_format], width=width, height=height,
         original=data, display=display, thumbnail=thumbnail,
