@@ -78,7 +78,7 @@ def test_a_big_jpeg_is_decoded_at_the_scale_the_display_image_needs(decoded_size
 def test_derived_images_look_like_a_fair_resize_of_the_full_photo(size):
     data = _camera_jpeg(*size)
     processed = process_image(data, LIMITS)
-    # Mean error in levels of 255. Measured: display 1.2-1.5, thumbnail 3.1-4.2, as with the
+    # Mean error in levels of 255. Measured: display 1.1-1.3, thumbnail 2.4-3.6, as with the
     # full decode and copies this replaced (the thumbnail's share is JPEG quality 80 and
     # Pillow's integer reduce before Lanczos, both unchanged); a wrong scale, orientation
     # or shape would cost tens.
