@@ -90,25 +90,27 @@ def measure_speed(model_dir: Path, photos: list[bytes], runtimes: tuple[str, ...
     return speed
 
 
-def caption_split(model_dir: Path, data: Path, runtime: str, limit: int | None, log) -> dict:
-    """Beam-3 captions of the test split with `runtime`, resumable, then the coco metrics."""
-    from captioner.data import load_flickr8k
-    from captioner.evaluate import coco_metrics
-    from captioner.inference import Captioner
-    from captioner.preprocess import encoder_input
-
-    dataset = load_flickr8k(data)
-    names = dataset.split("test")[:limit]
-    QUALITY_DIR.mkdir(parents=True, exist_ok=True)
-    out = QUALITY_DIR / f"{runtime}.jsonl"
-    done = {}
-    if out.exists():
-        for line in out.read_text().splitlines():
+def read_captions(path: Path) -> dict[str, str]:
+    captions = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a line cut by an interruption: captioned again below
-            done[row["image"]] = row["caption"]
+                continue  # a line cut by an interruption: captioned again
+            captions[row["image"]] = row["caption"]
+    return captions
+
+
+def caption_split(model_dir: Path, names: list[str], image_path, runtime: str, log) -> dict[str, str]:
+    """Beam-3 captions of `names` with `runtime`; appended to runs/encoder_quality/<runtime>.jsonl
+    as they come, so an interrupted run resumes where it stopped."""
+    from captioner.inference import Captioner
+    from captioner.preprocess import encoder_input
+
+    QUALITY_DIR.mkdir(parents=True, exist_ok=True)
+    out = QUALITY_DIR / f"{runtime}.jsonl"
+    done = read_captions(out)
     todo = [n for n in names if n not in done]
     if todo:
         captioner = Captioner.load(model_dir, encoder_runtime=runtime)
@@ -116,7 +118,7 @@ def caption_split(model_dir: Path, data: Path, runtime: str, limit: int | None, 
         with open(out, "a") as handle:
             for begin in range(0, len(todo), 8):
                 chunk = todo[begin: begin + 8]
-                features = captioner.encode(np.stack([encoder_input(dataset.image_path(n)) for n in chunk]))
+                features = captioner.encode(np.stack([encoder_input(image_path(n)) for n in chunk]))
                 for name, hyps in zip(chunk, captioner.caption_features(features)):
                     done[name] = " ".join(hyps[0].words)
                     handle.write(json.dumps({"image": name, "caption": done[name]}) + "\n")
@@ -124,15 +126,72 @@ def caption_split(model_dir: Path, data: Path, runtime: str, limit: int | None, 
                 if begin % 200 == 0:
                     log(f"{runtime}: {len(done)}/{len(names)} captioned")
         log(f"{runtime}: {len(todo)} photos in {time.perf_counter() - started:.0f} s")
-    metrics = coco_metrics({n: dataset.captions[n] for n in names}, {n: done[n] for n in names}, meteor=False)
+    return done
+
+
+def with_reference(captions: dict[str, str], reference: Path, names: list[str]) -> tuple[dict[str, str], int]:
+    """fp32 captions completed from the shipped fp32 captions (computed on cached fp32 features),
+    allowed only if every photo captioned here from its image got exactly the shipped caption."""
+    shipped = read_captions(reference)
+    differ = [n for n in captions if n in shipped and shipped[n] != captions[n]]
+    if differ:
+        raise SystemExit(f"{len(differ)} fp32 captions differ from {reference}, e.g. {differ[0]}: not a valid reference")
+    checked = sum(n in captions for n in names)
+    return {n: captions.get(n, shipped.get(n)) for n in names if n in captions or n in shipped}, checked
+
+
+def score(references: dict[str, list[str]], captions: dict[str, str], names: list[str]) -> dict:
+    from captioner.evaluate import coco_metrics
+
+    metrics = coco_metrics({n: references[n] for n in names}, {n: captions[n] for n in names}, meteor=False)
     return {"images": len(names), "BLEU-4": metrics["BLEU-4"], "CIDEr": metrics["CIDEr"], "metrics": metrics}
 
 
-def choose_default(speed: dict, quality: dict) -> str | None:
-    if "fp32" not in quality:
+def measure_quality(args, runtimes: tuple[str, ...], log) -> dict:
+    from captioner.data import load_flickr8k
+
+    dataset = load_flickr8k(args.data)
+    names = dataset.split("test")[: args.limit]
+    captions, notes = {}, {}
+    for name in runtimes:
+        if args.no_new_captions:
+            captions[name] = {n: c for n, c in read_captions(QUALITY_DIR / f"{name}.jsonl").items() if n in names}
+        else:
+            captions[name] = caption_split(Path(args.model), names, dataset.image_path, name, log)
+        if name == "fp32" and args.fp32_reference:
+            captions[name], checked = with_reference(captions[name], Path(args.fp32_reference), names)
+            notes[name] = (f"{checked} photos captioned from their images by this script, identical to the shipped "
+                           f"fp32 captions ({Path(args.fp32_reference).name}); the others taken from that file")
+    quality = {}
+    for name in runtimes:
+        covered = [n for n in names if n in captions[name]]
+        if not covered:
+            log(f"{name}: no captions yet, no quality figures")
+            continue
+        quality[name] = score(dataset.captions, captions[name], covered)
+        if name in notes:
+            quality[name]["note"] = notes[name]
+    common = [n for n in names if all(n in captions[name] for name in quality)]
+    result = {"quality": quality}
+    if any(len(common) != q["images"] for q in quality.values()) and common:
+        result["quality_common"] = {name: score(dataset.captions, captions[name], common) for name in runtimes}
+    return result
+
+
+def bleu4_drop(report: dict, name: str) -> float | None:
+    """fp32 BLEU-4 minus `name`'s, on the same photos (the common subset when a run was cut short)."""
+    quality = report.get("quality", {})
+    if name not in quality or "fp32" not in quality:
         return None
-    floor = quality["fp32"]["BLEU-4"] - MAX_BLEU4_DROP
-    eligible = [name for name in quality if quality[name]["BLEU-4"] >= floor and name in speed]
+    if quality[name]["images"] != quality["fp32"]["images"]:
+        quality = report.get("quality_common", {})
+    return round(quality["fp32"]["BLEU-4"] - quality[name]["BLEU-4"], 4)
+
+
+def choose_default(report: dict) -> str | None:
+    speed = report.get("speed", {})
+    eligible = [name for name in speed
+                if (drop := bleu4_drop(report, name)) is not None and drop <= MAX_BLEU4_DROP]
     return max(eligible, key=lambda name: speed[name]["encoder_b8"]) if eligible else None
 
 
@@ -144,20 +203,30 @@ def write_markdown(report: dict, path: Path) -> None:
         f"Load average {report['load_average_start']} at the start, {report['load_average_end']} at the end "
         "(the machine was shared with training jobs: compare ratios, not absolute numbers).", "",
         "| Runtime | Encoder b1 (photos/s) | Encoder b8 | b8 vs fp32 | Caption b1 | Caption b8 | "
-        "Caption/encoder b1 | Caption/encoder b8 | Test BLEU-4 | Test CIDEr-D |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Caption/encoder b1 | Caption/encoder b8 | Test BLEU-4 | Test CIDEr-D | BLEU-4 drop vs fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in speed.items():
         q = quality.get(name, {})
         mark = " **(default)**" if name == report.get("default") else ""
+        photos = f" ({q['images']} photos)" if q else ""
+        drop = bleu4_drop(report, name)
         lines.append(
             f"| {name}{mark} | {row['encoder_b1']:.2f} | {row['encoder_b8']:.2f} | {row['encoder_b8_vs_fp32']:.2f}× | "
             f"{row['caption_b1']:.2f} | {row['caption_b8']:.2f} | {row['caption_to_encoder_b1']:.2f} | "
-            f"{row['caption_to_encoder_b8']:.2f} | {q.get('BLEU-4', '–')} | {q.get('CIDEr', '–')} |")
+            f"{row['caption_to_encoder_b8']:.2f} | {q.get('BLEU-4', '–')}{photos} | {q.get('CIDEr', '–')} | "
+            f"{'–' if drop is None else drop} |")
     if quality:
-        lines += ["", f"Quality: Flickr8k test ({next(iter(quality.values()))['images']} photos), shipped decoder, "
-                  "beam 3, BLEU-4 and CIDEr-D from pycocoevalcap. Default = fastest runtime (encoder, batch 8) "
-                  f"whose BLEU-4 is at most {MAX_BLEU4_DROP} below fp32: **{report.get('default')}**."]
+        lines += ["", "Quality: Flickr8k test, shipped decoder, beam 3, BLEU-4 and CIDEr-D from pycocoevalcap "
+                  "(`--quality`). Default = fastest runtime (encoder, batch 8) whose BLEU-4 is at most "
+                  f"{MAX_BLEU4_DROP} below fp32's on the same photos: **{report.get('default')}**."]
+        lines += [f"- {name}: {q['note']}" for name, q in quality.items() if q.get("note")]
+    common = report.get("quality_common")
+    if common:
+        n = next(iter(common.values()))["images"]
+        lines += ["", f"Same {n} test photos for every runtime (the first {n} of the split):", "",
+                  "| Runtime | BLEU-4 | CIDEr-D |", "|---|---|---|"]
+        lines += [f"| {name} | {q['BLEU-4']} | {q['CIDEr']} |" for name, q in common.items()]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -176,7 +245,11 @@ def write_chart(report: dict, path: Path) -> None:
     for i, (key, label) in enumerate(bars):
         values = [speed[n][key] for n in names]
         ax.bar(np.arange(len(names)) + (i - (len(bars) - 1) / 2) * width, values, width, label=label)
-    ax.set_xticks(np.arange(len(names)), [n + (" (default)" if n == report.get("default") else "") for n in names])
+    quality = report.get("quality", {})
+    labels = [n + (" (default)" if n == report.get("default") else "")
+              + (f"\ntest BLEU-4 {quality[n]['BLEU-4']:.4f}, CIDEr {quality[n]['CIDEr']:.3f}" if n in quality else "")
+              for n in names]
+    ax.set_xticks(np.arange(len(names)), labels, fontsize=8)
     ax.set_ylabel("photos/s (median of interleaved rounds)")
     ax.set_title(f"VGG16 encoder runtimes, {report['cores']} shared CPU cores, one run")
     ax.legend(fontsize=8)
@@ -195,6 +268,10 @@ def main() -> int:
     parser.add_argument("--quality", action="store_true", help="also caption the test split with each runtime")
     parser.add_argument("--quality-only", action="store_true", help="only the quality part; keep the speed figures")
     parser.add_argument("--limit", type=int, default=None, help="test photos for --quality (default: all 1,000)")
+    parser.add_argument("--no-new-captions", action="store_true",
+                        help="score only the captions already in runs/encoder_quality (a run cut short)")
+    parser.add_argument("--fp32-reference", default=None,
+                        help="shipped fp32 captions (JSON lines) completing the fp32 run, checked on its overlap")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
 
@@ -203,8 +280,8 @@ def main() -> int:
 
     runtimes = tuple(name.strip() for name in args.runtimes.split(",") if name.strip())
     unknown = [name for name in runtimes if name not in RUNTIMES]
-    if unknown or "fp32" not in runtimes:
-        parser.error(f"--runtimes must include fp32 and only names from {RUNTIMES}, got {runtimes}")
+    if unknown or not runtimes or ("fp32" not in runtimes and not args.quality_only):
+        parser.error(f"--runtimes: names from {RUNTIMES}, fp32 among them (the reference), got {runtimes}")
     data = Path(args.data)
     if not (data / "Images").is_dir():
         parser.error(f"Flickr8k not found at {data} (pass --data)")
@@ -226,9 +303,9 @@ def main() -> int:
         report["load_average_end"] = load_average()
         report["quality"] = previous.get("quality", {})
     if args.quality or args.quality_only:
-        for name in runtimes:
-            report.setdefault("quality", {})[name] = caption_split(Path(args.model), data, name, args.limit, log)
-    report["default"] = choose_default(report.get("speed", {}), report.get("quality", {}))
+        report.pop("quality_common", None)
+        report.update(measure_quality(args, runtimes, log))
+    report["default"] = choose_default(report)
     report["default_in_code"] = DEFAULT_RUNTIME
     report_path.write_text(json.dumps(report, indent=1) + "\n")
     if "speed" not in report:
