@@ -61,7 +61,9 @@ def fail(db: Database, export_id: ObjectId, reason: str, now: datetime) -> None:
 
 
 def expired(db: Database, now: datetime) -> list[dict]:
-    return list(db.exports.find({"expires_at": {"$lte": now}}, {"file": 1}))
+    # Explicitly not null: exports under way have no expiry yet (and the embedded store
+    # orders null before dates in range queries, unlike MongoDB).
+    return list(db.exports.find({"expires_at": {"$ne": None, "$lte": now}}, {"file": 1}))
 
 
 def delete(db: Database, export_id: ObjectId) -> None:
