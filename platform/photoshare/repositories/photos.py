@@ -66,11 +66,15 @@ def ensure_indexes(db: Database) -> None:
     # Multikey indexes; a query is an $all of its tokens, bounded by the first one.
     photos.create_index([("owner_id", ASCENDING), ("search_tokens", ASCENDING)], name="owner_search")
     photos.create_index([("visibility", ASCENDING), ("caption_tokens", ASCENDING)], name="public_search")
-    # Public listings, newest first: /explore (visibility) and a profile (owner + visibility).
-    photos.create_index([("visibility", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-                        name="visibility_newest")
-    photos.create_index([("owner_id", ASCENDING), ("visibility", ASCENDING), ("created_at", DESCENDING),
-                         ("_id", DESCENDING)], name="owner_visibility_newest")
+    # Public listings, newest upload first (page_by_id): /explore and a profile.
+    photos.create_index([("visibility", ASCENDING), ("_id", DESCENDING)], name="visibility_id")
+    photos.create_index([("owner_id", ASCENDING), ("visibility", ASCENDING), ("_id", DESCENDING)],
+                        name="owner_visibility_id")
+    # Single-field indexes: the only kind the embedded store reads (docs/STORAGE.md); on
+    # MongoDB they are cheap. A search walks its rarest token's entries in _id order.
+    photos.create_index([("search_tokens", ASCENDING)], name="search_tokens")
+    photos.create_index([("caption_tokens", ASCENDING)], name="caption_tokens")
+    photos.create_index([("visibility", ASCENDING)], name="visibility")
     # Reconciliation: photos left pending or processing.
     photos.create_index([("caption_status", ASCENDING), ("caption_requested_at", ASCENDING)],
                         name="caption_status")
@@ -106,6 +110,13 @@ def newest(db: Database, query: dict, *, limit: int, projection=LIST_FIELDS) -> 
     """The first `limit` photos matching `query`, newest first (keyset pagination adds
     its position to the query)."""
     return list(_photos(db).find(query, projection).sort(NEWEST_FIRST).limit(limit))
+
+
+def page_by_id(db: Database, query: dict, *, skip: int, limit: int, projection=LIST_FIELDS) -> list[dict]:
+    """Photos matching `query`, newest upload first by `_id` (made at upload), from offset
+    `skip`: the public listings. The embedded store serves this order from a single-field
+    index of one of the query's equalities, and stops reading at skip + limit."""
+    return list(_photos(db).find(query, projection).sort([("_id", DESCENDING)]).skip(skip).limit(limit))
 
 
 def existing_ids(db: Database, photo_ids: Iterable[ObjectId]) -> set[ObjectId]:

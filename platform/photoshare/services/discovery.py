@@ -23,7 +23,7 @@ from ..repositories import users as user_repo
 from .errors import NotFound, as_object_id
 from .pagination import clamp_page
 from .photo_mapper import public_view
-from .search import public_filter
+from .search import combine, public_filter
 from .sharing import get_public_photo
 from .visibility import PUBLIC, visibility_of
 
@@ -60,13 +60,13 @@ def _cards(db: Database, photos: list[dict], owners: dict | None = None) -> list
 
 def _page(db: Database, query: dict, page, owners: dict | None = None) -> PublicPage:
     page = clamp_page(page)
-    photos = photo_repo.page(db, query, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
+    photos = photo_repo.page_by_id(db, query, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
     return PublicPage(_cards(db, photos[:PAGE_SIZE], owners), page, len(photos) > PAGE_SIZE)
 
 
 def explore(db: Database, search: str | None = None, page=1) -> PublicPage:
     """Public photos of every account, newest first; optionally a caption search."""
-    return _page(db, {"visibility": PUBLIC, **public_filter(search)}, page)
+    return _page(db, combine({"visibility": PUBLIC}, public_filter(search)), page)
 
 
 @dataclass

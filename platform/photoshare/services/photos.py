@@ -234,8 +234,7 @@ def photo_filter(owner_id: ObjectId, *, album_id=None, search: str | None = None
     if album_id is not None:
         query["album_ids"] = as_object_id(album_id, "album")
     # Captions and album names, by word, whatever their order or form (services.search).
-    query.update(search_module.owner_filter(search))
-    return query
+    return search_module.combine(query, search_module.owner_filter(search))
 
 
 def list_photos(db: Database, owner_id: ObjectId, *, page: int = 1, per_page: int = 24,

@@ -4,8 +4,9 @@ A search is independent of word order and of simple word forms: "dogs running" a
 "a dog runs through the grass" share the tokens {dog, run}. The owner searches their
 AI captions, their own captions and the names of their albums (`search_tokens`);
 /explore searches the captions people are shown of public photos only
-(`caption_tokens`). Both are an `$all` of the query's tokens under a multikey index:
-(owner_id, search_tokens) and (visibility, caption_tokens).
+(`caption_tokens`). Both require all of the query's tokens, under multikey indexes:
+(owner_id, search_tokens) and (visibility, caption_tokens) on MongoDB, and the
+single-field ones the embedded store can use.
 
 The arrays are kept right by repositories.photos on every caption change; album names
 reach them through `album_tokens` on each photo, which this module recomputes when a
@@ -27,24 +28,41 @@ from ..repositories.search_tokens import album_tokens, query_tokens
 log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 100
-# No search word at all (only "a", "the"...): a filter that matches no photo.
-_NOTHING = {"search_tokens": {"$in": []}}
+# Never a token (tokens are [a-z0-9]+): the filter of a query without a searchable word
+# ("the", ".*") matches nothing, from the index.
+NO_TOKEN = "-"
+
+
+def _all_of(field: str, query: str | None) -> dict:
+    """Photos whose `field` holds every token of the query: an $and of equalities, which
+    MongoDB answers from the multikey index bounded by one token, and the embedded store
+    from the single-field index of its rarest token (docs/STORAGE.md, patch 4a). {} when
+    there is no query; a filter matching nothing when it has no searchable word."""
+    if not query or not query.strip():
+        return {}
+    tokens = query_tokens(query[:MAX_QUERY_LENGTH])
+    if not tokens:
+        return {field: NO_TOKEN}
+    return {"$and": [{field: token} for token in tokens]}
 
 
 def owner_filter(query: str | None) -> dict:
     """The search part of a query over one owner's photos ({} when there is no query)."""
-    if not query or not query.strip():
-        return {}
-    tokens = query_tokens(query[:MAX_QUERY_LENGTH])
-    return {"search_tokens": {"$all": tokens}} if tokens else dict(_NOTHING)
+    return _all_of("search_tokens", query)
 
 
 def public_filter(query: str | None) -> dict:
     """The search part of a query over public photos: their shown captions only."""
-    if not query or not query.strip():
-        return {}
-    tokens = query_tokens(query[:MAX_QUERY_LENGTH])
-    return {"caption_tokens": {"$all": tokens}} if tokens else {"caption_tokens": {"$in": []}}
+    return _all_of("caption_tokens", query)
+
+
+def combine(query: dict, part: dict) -> dict:
+    """`query` and `part` as one flat $and of simple clauses: the embedded store's planner
+    sees an equality (and so its index) only at the top level of a filter."""
+    if not part:
+        return query
+    clauses = [{key: value} for key, value in query.items() if key != "$and"] + list(query.get("$and", []))
+    return {"$and": clauses + (list(part["$and"]) if set(part) == {"$and"} else [part])}
 
 
 def _album_names(db: Database, owner_id: ObjectId, album_ids) -> list[str]:
