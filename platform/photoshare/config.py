@@ -124,6 +124,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         # Failed HTTP Basic attempts on /api/v1/tokens, like the website's log-in.
         "API_TOKEN_LIMIT_PER_ACCOUNT": _env(env, "API_TOKEN_LIMIT_PER_ACCOUNT", login_limit_per_account),
         "API_TOKEN_LIMIT_PER_ADDRESS": _env(env, "API_TOKEN_LIMIT_PER_ADDRESS", login_limit_per_address),
+        # Share links (views/sharing.py): 404s per address, wrong passwords per address / link.
+        "SHARE_NOT_FOUND_LIMIT": _env(env, "SHARE_NOT_FOUND_LIMIT", "30 per 10 minutes"),
+        "SHARE_PASSWORD_LIMIT_PER_ADDRESS": _env(env, "SHARE_PASSWORD_LIMIT_PER_ADDRESS", "10 per 15 minutes"),
+        "SHARE_PASSWORD_LIMIT_PER_LINK": _env(env, "SHARE_PASSWORD_LIMIT_PER_LINK", "30 per hour"),
         # Running the platform (issue 14; README "Administration").
         **_administration_settings(env),
         "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", False),

@@ -1,4 +1,6 @@
-"""The public share page in a real browser."""
+"""Share links in a real browser: the owner makes a link in the photo page's share
+dialog and copies it (app.js, under the strict CSP); a logged-out visitor opens it, and
+a password link shows only its form until the password is given."""
 
 from __future__ import annotations
 
@@ -7,53 +9,69 @@ import pytest
 from tests.images import make_image
 
 FILENAME = "secret-beach.png"  # the file name is not shared either
+CAPTION = "Our beach at noon"
+
+
+def _watch(page, problems):
+    # Script errors and CSP violations; failed requests by URL (there is no favicon;
+    # the password form answers 401 to a wrong password on purpose).
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
+            and problems.append(message.text))
+    page.on("response", lambda response: response.status >= 400 and response.status != 401
+            and not response.url.endswith("/favicon.ico") and problems.append(f"{response.status} {response.url}"))
+    return page
+
+
+def _make_link(page, live_server, photo_id, password: str | None = None) -> str:
+    page.goto(f"{live_server}/photos/{photo_id}")
+    page.click("details.share-dialog summary")
+    if password:
+        page.fill('details.share-dialog input[name="password"]', password)
+    page.click('details.share-dialog button[type="submit"]')
+    page.wait_for_url(f"{live_server}/shares")
+    return page.input_value("#share-url")
 
 
 @pytest.mark.browser
 def test_share_a_photo_in_a_real_browser(live_server, chromium, user, db):
-    """Owner: make the photo public and copy the link (app.js, under the strict CSP);
-    a logged-out visitor opens it and sees the image and the caption."""
     assert user.upload((FILENAME, make_image("JPEG", size=(320, 240)))).status_code == 303
     photo_id = db.photos.find_one({"filename": FILENAME})["_id"]
-    db.photos.update_one({"_id": photo_id}, {"$set": {"user_caption": "Our beach at noon"}})
-
-    problems = []
-
-    def watch(page):
-        # Script errors and CSP violations; failed requests by URL (there is no favicon).
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
-                and problems.append(message.text))
-        page.on("response", lambda response: response.status >= 400 and not response.url.endswith("/favicon.ico")
-                and problems.append(f"{response.status} {response.url}"))
-        return page
+    db.photos.update_one({"_id": photo_id}, {"$set": {"user_caption": CAPTION}})
+    problems: list[str] = []
 
     owner = chromium.new_context(permissions=["clipboard-read", "clipboard-write"])
-    page = watch(owner.new_page())
+    page = _watch(owner.new_page(), problems)
     page.goto(f"{live_server}/login")
     page.fill('input[name="email"]', "ada@example.com")
     page.fill('input[name="password"]', "correct horse")
     page.click('form[action="/login"] button[type="submit"]')
     page.wait_for_url(f"{live_server}/")
 
-    page.goto(f"{live_server}/photos/{photo_id}")
-    assert page.locator("#share-url").count() == 0
-    page.check('input[name="visibility"][value="public"]')
-    page.click('form.visibility button[type="submit"]')
-    page.wait_for_url(f"{live_server}/photos/{photo_id}")
-    share_url = page.input_value("#share-url")
-    assert share_url == f"{live_server}/s/{photo_id}"
+    share_url = _make_link(page, live_server, photo_id)
+    assert share_url.startswith(f"{live_server}/s/") and str(photo_id) not in share_url
     page.click('button[data-copy-from="share-url"]')
     page.locator('[data-role="copy-result"]').filter(has_text="Copied.").wait_for(timeout=5000)
     assert page.evaluate("navigator.clipboard.readText()") == share_url
-    page.goto(f"{live_server}/")
-    assert page.locator(f'li.tile[data-photo-id="{photo_id}"] .badge-public').text_content() == "public"
 
-    visitor = watch(chromium.new_context().new_page())  # no cookies: logged out
+    visitor = _watch(chromium.new_context().new_page(), problems)  # no cookies: logged out
     visitor.goto(share_url)
     image = visitor.locator("img.display")
-    assert image.get_attribute("alt") == "Our beach at noon"
+    assert image.get_attribute("alt") == CAPTION
     image.evaluate("img => img.decode()")
     assert image.evaluate("img => img.naturalWidth") == 320
-    assert visitor.locator(".caption").inner_text() == "Our beach at noon"
+    assert visitor.locator(".caption").inner_text() == CAPTION
+
+    # A password link: only the form, then the photo.
+    locked_url = _make_link(page, live_server, photo_id, password="open sesame")
+    visitor.goto(locked_url)
+    assert visitor.locator("img").count() == 0 and CAPTION not in visitor.content()
+    visitor.fill('input[name="password"]', "open sesame")
+    visitor.click('form button[type="submit"]')
+    visitor.locator("img.display").wait_for(timeout=5000)
+    assert visitor.locator("img.display").get_attribute("alt") == CAPTION
+
+    # The owner sees the views.
+    page.goto(f"{live_server}/shares")
+    assert sorted(page.locator('td[data-role="views"]').all_inner_texts()) == ["1", "1"]
     assert problems == []  # no script error, no CSP violation
