@@ -84,3 +84,17 @@ def test_another_users_photo_and_links_are_not_found(api, bob_api, read_api, pho
     assert read_api.post("/api/v1/shares", json={"photo_id": photo["id"]}).status_code == 403
     assert read_api.delete(f"/api/v1/shares/{link['id']}").status_code == 403
     assert api.get("/api/v1/shares").get_json()["items"][0]["state"] == "active"
+
+
+def test_album_visibility_through_the_api(api, app, db):
+    album = api.post("/api/v1/albums", json={"name": "Trips"}).get_json()
+    assert album["visibility"] == "private"
+    changed = api.patch(f"/api/v1/albums/{album['id']}", json={"visibility": "public"}).get_json()
+    assert changed["visibility"] == "public" and changed["name"] == "Trips"
+    assert app.test_client().get(f"/a/{album['id']}").status_code == 200
+    renamed = api.patch(f"/api/v1/albums/{album['id']}", json={"name": "Walks"}).get_json()
+    assert renamed["name"] == "Walks" and renamed["visibility"] == "public"
+    bad = api.patch(f"/api/v1/albums/{album['id']}", json={"visibility": "friends"})
+    assert bad.status_code == 422
+    api.patch(f"/api/v1/albums/{album['id']}", json={"visibility": "private"})
+    assert app.test_client().get(f"/a/{album['id']}").status_code == 404

@@ -7,7 +7,8 @@ from ..services import albums as album_service
 from ..services.albums import album_view
 from .auth import current_owner_id, require_key
 from .blueprint import Blueprint
-from .schemas import AlbumListArgsSchema, AlbumNameSchema, AlbumPageSchema, AlbumSchema, list_envelope
+from .schemas import (AlbumListArgsSchema, AlbumNameSchema, AlbumPageSchema, AlbumPatchSchema, AlbumSchema,
+                      list_envelope)
 
 bp = Blueprint("albums", __name__, url_prefix="/api/v1/albums",
                description="Your albums. A photo's albums are set on the photo (PATCH album_ids).")
@@ -53,12 +54,20 @@ def album(album_id):
 @bp.route("/<oid:album_id>", methods=["PATCH"])
 @bp.keyed(400, 403, 404, 409, 422)
 @require_key("write")
-@bp.arguments(AlbumNameSchema)
+@bp.arguments(AlbumPatchSchema)
 @bp.response(200, AlbumSchema)
 def rename_album(args, album_id):
-    """Rename an album"""
+    """Rename an album, or change who sees it
+
+    Send only what changes: `name`, `visibility` (private, unlisted: its share links
+    work, public: also listed on your profile).
+    """
     db, owner_id = get_db(), current_owner_id()
-    album = album_service.rename_album(db, owner_id, album_id, args["name"])
+    album = album_service.get_album(db, owner_id, album_id)
+    if "name" in args:
+        album = album_service.rename_album(db, owner_id, album_id, args["name"])
+    if "visibility" in args:
+        album = album_service.set_album_visibility(db, owner_id, album_id, args["visibility"])
     return album_view(album_service.with_photo_count(db, owner_id, album))
 
 

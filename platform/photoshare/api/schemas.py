@@ -222,6 +222,14 @@ class AlbumNameSchema(Schema):
         "description": f"1 to {MAX_ALBUM_NAME_LENGTH} characters (runs of white space count as one)"})
 
 
+class AlbumPatchSchema(Schema):
+    name = fields.String(metadata={
+        "example": "Holidays 2024",
+        "description": f"1 to {MAX_ALBUM_NAME_LENGTH} characters (runs of white space count as one)"})
+    visibility = fields.String(validate=validate.OneOf(VISIBILITIES), metadata={
+        "description": "private, unlisted (its share links work) or public (also on your profile)"})
+
+
 # -- Share links ---------------------------------------------------------------------------
 
 class ShareCreateSchema(Schema):
