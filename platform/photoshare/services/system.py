@@ -94,7 +94,9 @@ def recaption_batch(db: Database, queue: Queue, settings, model_version: str,
     room = max(0, settings["RECAPTION_BATCH"] - queue.count)
     if room == 0:
         return RecaptionBatch(0, after_id, False)
-    photos = photo_repo.outdated_after(db, model_version, after_id, room)
+    # One more than there is room for: it tells whether the walk goes on after this step.
+    photos = photo_repo.outdated_after(db, model_version, after_id, room + 1)
+    more, photos = len(photos) > room, photos[:room]
     queued = 0
     for photo in photos:
         job_id = new_job_id(settings)
@@ -103,7 +105,7 @@ def recaption_batch(db: Database, queue: Queue, settings, model_version: str,
             captions.enqueue_caption_job(queue, photo["_id"], job_id, settings)
             queued += 1
     last_id = photos[-1]["_id"] if photos else after_id
-    return RecaptionBatch(queued, last_id, finished=len(photos) < room)
+    return RecaptionBatch(queued, last_id, finished=not more)
 
 
 def start_recaption_outdated(redis: Redis, queue: Queue, settings, model_version: str | None = None) -> str:
