@@ -217,3 +217,12 @@ def test_an_album_link_shows_the_albums_photos_and_only_those(owner, app, db):
     assert visitor.get(f"/s/{token}/photos/{ObjectId()}/image/thumbnail").status_code == 404
     assert visitor.get(f"/s/{token}/image/display").status_code == 404  # an album link has no single photo
     assert db.albums.find_one({})["visibility"] == "unlisted"
+
+
+def test_deleting_the_account_deletes_its_links(owner, app, db):
+    ada, photo = owner
+    _, token = make_link(ada, photo_id=photo["_id"])
+    response = ada.post("/account/delete", {"del-password": "correct horse"}, page="/account")
+    assert response.status_code == 303
+    assert db.share_links.count_documents({}) == 0
+    assert app.test_client().get(f"/s/{token}").status_code == 404

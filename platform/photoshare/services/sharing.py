@@ -1,8 +1,9 @@
-"""Sharing: what anyone with the link (no account needed) may see of a public photo.
+"""Public photos: what anyone (no account needed) may see of a photo whose visibility is
+"public", on its page /p/<id> (views.profiles, services.discovery). Unlisted photos are
+reached only through share links (services.shares), never here.
 
-A photo is shared when its visibility is "public" (services.visibility); the owner
-turns that on and off on the photo page or through the API. Everything here filters on
-visibility, not on an owner: the reader is anonymous.
+The owner turns visibility on and off on the photo page or through the API. Everything
+here filters on visibility, not on an owner: the reader is anonymous.
 
 What is shared is deliberately small (services.photo_mapper.public_view): the display
 image and thumbnail (the original may carry EXIF data such as GPS position, so it is
