@@ -90,6 +90,20 @@ def measure_speed(model_dir: Path, photos: list[bytes], runtimes: tuple[str, ...
     return speed
 
 
+def measure_feature_error(photos: list[bytes], runtimes: tuple[str, ...]) -> dict:
+    """Relative L2 error of each runtime's block5_pool features against fp32, per photo: mean and worst."""
+    from captioner.preprocess import encoder_input
+
+    arrays = np.stack([encoder_input(p) for p in photos])
+    reference = load_runtime("fp32")(arrays)
+    errors = {}
+    for name in runtimes:
+        features = load_runtime(name)(arrays)
+        per_photo = [float(np.linalg.norm(f - r) / np.linalg.norm(r)) for f, r in zip(features, reference)]
+        errors[name] = {"mean": round(float(np.mean(per_photo)), 5), "max": round(max(per_photo), 5)}
+    return errors
+
+
 def read_captions(path: Path) -> dict[str, str]:
     captions = {}
     if path.exists():
@@ -195,6 +209,11 @@ def choose_default(report: dict) -> str | None:
     return max(eligible, key=lambda name: speed[name]["encoder_b8"]) if eligible else None
 
 
+def error_text(report: dict, name: str) -> str:
+    error = report.get("feature_error_vs_fp32", {}).get(name)
+    return "–" if error is None else f"{100 * error['mean']:.2f} % / {100 * error['max']:.2f} %"
+
+
 def write_markdown(report: dict, path: Path) -> None:
     speed, quality = report["speed"], report.get("quality", {})
     lines = [
@@ -203,8 +222,9 @@ def write_markdown(report: dict, path: Path) -> None:
         f"Load average {report['load_average_start']} at the start, {report['load_average_end']} at the end "
         "(the machine was shared with training jobs: compare ratios, not absolute numbers).", "",
         "| Runtime | Encoder b1 (photos/s) | Encoder b8 | b8 vs fp32 | Caption b1 | Caption b8 | "
-        "Caption/encoder b1 | Caption/encoder b8 | Test BLEU-4 | Test CIDEr-D | BLEU-4 drop vs fp32 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "Caption/encoder b1 | Caption/encoder b8 | Feature error vs fp32 (mean / worst) | Test BLEU-4 | "
+        "Test CIDEr-D | BLEU-4 drop vs fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in speed.items():
         q = quality.get(name, {})
@@ -214,7 +234,8 @@ def write_markdown(report: dict, path: Path) -> None:
         lines.append(
             f"| {name}{mark} | {row['encoder_b1']:.2f} | {row['encoder_b8']:.2f} | {row['encoder_b8_vs_fp32']:.2f}× | "
             f"{row['caption_b1']:.2f} | {row['caption_b8']:.2f} | {row['caption_to_encoder_b1']:.2f} | "
-            f"{row['caption_to_encoder_b8']:.2f} | {q.get('BLEU-4', '–')}{photos} | {q.get('CIDEr', '–')} | "
+            f"{row['caption_to_encoder_b8']:.2f} | {error_text(report, name)} | {q.get('BLEU-4', '–')}{photos} | "
+            f"{q.get('CIDEr', '–')} | "
             f"{'–' if drop is None else drop} |")
     if quality:
         lines += ["", "Quality: Flickr8k test, shipped decoder, beam 3, BLEU-4 and CIDEr-D from pycocoevalcap "
@@ -247,7 +268,8 @@ def write_chart(report: dict, path: Path) -> None:
         ax.bar(np.arange(len(names)) + (i - (len(bars) - 1) / 2) * width, values, width, label=label)
     quality = report.get("quality", {})
     labels = [n + (" (default)" if n == report.get("default") else "")
-              + (f"\ntest BLEU-4 {quality[n]['BLEU-4']:.4f}, CIDEr {quality[n]['CIDEr']:.3f}" if n in quality else "")
+              + (f"\ntest BLEU-4 {quality[n]['BLEU-4']:.4f}, CIDEr {quality[n]['CIDEr']:.3f}, "
+                 f"{quality[n]['images']} photos" if n in quality else "")
               for n in names]
     ax.set_xticks(np.arange(len(names)), labels, fontsize=8)
     ax.set_ylabel("photos/s (median of interleaved rounds)")
@@ -300,8 +322,15 @@ def main() -> int:
         report = {"cores": os.cpu_count(), "cpu": cpu_name(), "photos": len(photos), "rounds": args.rounds,
                   "load_average_start": load_average(), "model_dir": Path(args.model).name}
         report["speed"] = measure_speed(Path(args.model), photos, runtimes, args.rounds, log)
+        report["feature_error_vs_fp32"] = measure_feature_error(photos, runtimes)
         report["load_average_end"] = load_average()
         report["quality"] = previous.get("quality", {})
+    if args.quality_only and "speed" in report and "feature_error_vs_fp32" not in report:
+        from captioner.data import load_flickr8k
+
+        names = load_flickr8k(data).split("test")[: report["photos"]]
+        photos = [load_flickr8k(data).image_path(n).read_bytes() for n in names]
+        report["feature_error_vs_fp32"] = measure_feature_error(photos, tuple(report["speed"]))
     if args.quality or args.quality_only:
         report.pop("quality_common", None)
         report.update(measure_quality(args, runtimes, log))
