@@ -264,7 +264,7 @@ def seeding_client(path: Path):
 
 
 def run(sizes: list[int], modes: list[str], repeat: int, budget_s: float, captions: list[str],
-        workdir: Path) -> dict:
+        workdir: Path, save) -> dict:
     """Grow one store file size by size; at each size measure it in every mode. Seeding
     goes through mongoeco in this process (seeding_client): through the unpatched wire
     it costs O(N^2) document decodes (see docs/STORAGE.md)."""
@@ -279,11 +279,15 @@ def run(sizes: list[int], modes: list[str], repeat: int, budget_s: float, captio
             ensure_indexes(lib.db)
             rate = lib.grow_to(size)
         finally:
-            client.close()
+            try:
+                client.close()
+            except Exception as error:  # e.g. a change-stream heartbeat meeting a busy file
+                print(f"(closing the seeding client: {error!r}; the inserts are committed)", flush=True)
         print(f"seeded to {size} photos for the measured owner at {rate:.0f} docs/s", flush=True)
         for mode in modes:
             results[mode][str(size)] = {"seed_docs_per_s": round(rate, 1),
                                         **measure_mode(mode, path, lib, size, repeat, budget_s, too_slow[mode])}
+            save(results)  # as it goes: a long run that fails late keeps what it measured
     return results
 
 
@@ -321,11 +325,15 @@ def main() -> int:
     captions = captions_from(Path(args.data))
     report = {"sizes": sizes, "repeat": args.repeat, "budget_s": args.budget, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "modes": {}}
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
-        report["modes"] = run(sizes, args.modes.split(","), args.repeat, args.budget, captions, Path(tmp))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+
+    def save(results: dict) -> None:
+        report["modes"] = results
+        out.write_text(json.dumps(report, indent=1) + "\n")
+
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        run(sizes, args.modes.split(","), args.repeat, args.budget, captions, Path(tmp), save)
     print(f"written {out}")
     return 0
 
