@@ -84,14 +84,12 @@ def test_status_is_processing_while_the_model_runs(user, db, worker):
     assert seen == ["processing"]
 
 
-def test_job_reads_the_thumbnail_from_the_blob_store(user, db, worker):
-    # The encoder sees 224 x 224: the 400-px thumbnail gives it the same caption as the
-    # display image for far less reading and decoding (bench/results/model_input.json).
+def test_job_reads_the_display_image_from_the_blob_store(user, db, worker):
     photo = _upload_one(user, db, make_image("PNG", size=(3000, 1000)))
     sizes = []
     worker.use(lambda images: sizes.extend(Image.open(io.BytesIO(image)).size for image in images))
     worker.work()
-    assert sizes == [(400, 133)]
+    assert sizes == [(1600, 533)]
     assert db.photos.find_one({"_id": photo["_id"]})["caption_status"] == "done"
 
 
