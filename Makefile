@@ -24,10 +24,9 @@ test: setup
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Every bench/bench_*.py, one at a time, then bench/results/SUMMARY.md + summary.png (BENCH_ARGS: e.g. --only worker).
 bench: setup
-	$(PY) bench/bench_encoder.py
-	$(PY) bench/bench_captioner.py
-	$(PY) bench/bench_upload_to_caption.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
