@@ -27,6 +27,7 @@ def show_service_error(form: FlaskForm, error: ServiceError) -> None:
 class SignupForm(FlaskForm):
     email = EmailField("E-mail", validators=[InputRequired("Enter your e-mail address.")])
     name = StringField("Name (optional)")
+    handle = StringField("Public handle (optional: your address /u/<handle>)")
     password = PasswordField("Password", validators=[InputRequired("Choose a password.")])
     confirm = PasswordField(
         "Repeat the password",

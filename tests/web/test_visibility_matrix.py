@@ -105,3 +105,19 @@ def test_handles_are_unique_and_checked(world, other_browser, db):
     assert "handle" not in db.users.find_one({"email": "bob@example.com"})
     assert other_browser.post("/account/handle", {"handle": "bob_b"}, page="/account").status_code == 303
     assert db.users.find_one({"email": "bob@example.com"})["handle"] == "bob_b"
+
+
+def test_a_handle_can_be_chosen_at_signup(client, app, db):
+    from tests.support.sessions import Browser
+
+    first = Browser(client)
+    response = first.post("/signup", {"email": "cy@example.com", "password": "correct horse",
+                                      "confirm": "correct horse", "name": "Cy", "handle": "@Cy_Photos"},
+                          page="/signup")
+    assert response.status_code == 303
+    assert db.users.find_one({"email": "cy@example.com"})["handle"] == "cy_photos"
+    second = Browser(app.test_client())
+    response = second.post("/signup", {"email": "dee@example.com", "password": "correct horse",
+                                       "confirm": "correct horse", "handle": "cy_photos"}, page="/signup")
+    assert response.status_code == 400 and "The handle “cy_photos” is taken" in text(response)
+    assert db.users.find_one({"email": "dee@example.com"}) is None

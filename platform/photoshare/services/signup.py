@@ -57,11 +57,12 @@ def signup_allowed_without_invite(db: Database, settings) -> bool:
     return policy(db, settings) == OPEN or not site_settings.first_admin_claimed(db)
 
 
-def sign_up(db: Database, settings, email, password, name=None, *, invite_token: str | None = None) -> dict:
+def sign_up(db: Database, settings, email, password, name=None, *, invite_token: str | None = None,
+            handle: str | None = None) -> dict:
     """The website's sign-up under the policy; returns the new user. An invitation is
     used only when the policy is not open (an open site needs none)."""
     if signup_allowed_without_invite(db, settings):
-        return accounts.register(db, email, password, name, rounds=settings["BCRYPT_ROUNDS"])
+        return accounts.register(db, email, password, name, rounds=settings["BCRYPT_ROUNDS"], handle=handle)
     if policy(db, settings) == CLOSED:
         raise SignupRefused("Sign-up is closed on this site. Ask the administrator for an account.")
     if not invite_token:
@@ -69,7 +70,7 @@ def sign_up(db: Database, settings, email, password, name=None, *, invite_token:
                             "invitation link.", code="invite_required")
     invite = _claim(db, invite_token)
     try:
-        user = accounts.register(db, email, password, name, rounds=settings["BCRYPT_ROUNDS"])
+        user = accounts.register(db, email, password, name, rounds=settings["BCRYPT_ROUNDS"], handle=handle)
     except BaseException:
         invite_repo.release(db, invite["_id"])
         raise

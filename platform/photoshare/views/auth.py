@@ -74,7 +74,7 @@ def signup():
     if form.validate_on_submit():
         try:
             doc = signup_policy.sign_up(get_db(), current_app.config, form.email.data, form.password.data,
-                                        form.name.data, invite_token=invite)
+                                        form.name.data, invite_token=invite, handle=form.handle.data)
         except ServiceError as error:
             if error.http_status == 403:
                 status = 403  # refused by the policy: the page's notice says why
