@@ -7,8 +7,8 @@ planner uses it only for a lone equality or range without sort. Anything else, e
 "this owner's photos, newest first, 24 of them", parses every document of the
 collection in SQL, or decodes every one in Python, after "feature probes" that scan
 the collection again and are forgotten at every write. These paths answer three
-shapes from the index instead, and hand the query back to mongoeco's own path
-whenever exactness is not certain:
+shapes, and one write check, from the index instead, and hand the query back to
+mongoeco's own path whenever exactness is not certain:
 
 1. find(filter) where the filter is, or is an $and containing, an equality
    `{field: value}` on a top-level field with a plain single-field index and a string
@@ -24,6 +24,10 @@ whenever exactness is not certain:
 3. The one document an update or findAndModify may touch when its filter is an
    $and containing `_id: <ObjectId or string>`: read by storage key, then matched
    by mongoeco's matcher (the `_id` is unique, so no other document can match).
+4. The check of a compound unique index on insert and update (GridFS's
+   `fs.chunks (files_id, n)`, which mongoeco checks by decoding every chunk of every
+   file): on the documents that share the first field's value, found through a
+   single-field index on that field (`_compound_unique_conflict`).
 
 The candidates are complete: a document whose field equals the value has a scalar
 index entry; one whose field is an array holding it has a multikey entry, which
@@ -174,6 +178,8 @@ COUNT_CAP = 2000
 # At most this many candidates are read whole to be sorted on another field than _id
 # (an album, a GridFS file's chunks by n); beyond, mongoeco's own path runs.
 SMALL_SET = 200
+# A compound unique index is checked on at most this many documents (else: mongoeco).
+UNIQUE_CHECK_CAP = 1000
 
 
 def _documents_by_keys(engine, reader, keys):
@@ -212,6 +218,44 @@ def _id_bounds(engine, band: tuple[str, str], clauses) -> list[tuple[str, str]]:
             if band[0] and band[0] <= key < band[1]:
                 bounds.append((operator, key))
     return bounds
+
+
+def _compound_unique_conflict(engine, conn, collection_id, index, document, exclude_storage_key):
+    """A compound unique index (GridFS's `fs.chunks (files_id, n)`), checked on the few
+    documents sharing the new document's first-field value, found through that field's
+    single-field index; None (mongoeco's full scan runs) when that is not possible.
+    A conflict needs an equal first value, so every conflicting document is among them;
+    each is compared exactly as mongoeco's own scan compares."""
+    from mongoeco.core.paths import get_document_value
+    from mongoeco.core.query_plan import EqualsCondition
+    from mongoeco.engines import sqlite as engine_module
+
+    fields = index["fields"]
+    if len(fields) < 2 or index.get("collation") is not None or "." in fields[0]:
+        return None
+    found, value = get_document_value(document, fields[0])
+    if not found:
+        return None
+    row = conn.execute("SELECT db_name, coll_name FROM collections WHERE collection_id = ?", (collection_id,)).fetchone()
+    if row is None:
+        return None
+    db_name, coll_name = row
+    candidates = _Candidates(engine, conn, db_name, coll_name, EqualsCondition(fields[0], value))
+    if not candidates.ok or candidates.count(conn, cap=UNIQUE_CHECK_CAP + 1) > UNIQUE_CHECK_CAP:
+        return None
+    keys = [key for key in candidates.keys(lambda: conn, False, []) if key != exclude_storage_key]
+    key = tuple(engine._index_value(document, field) for field in fields)
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start:start + BATCH]
+        placeholders = ", ".join("?" for _ in batch)
+        for (payload,) in conn.execute(f"SELECT document FROM documents WHERE db_name = ? AND coll_name = ? "
+                                       f"AND storage_key IN ({placeholders})", (db_name, coll_name, *batch)):
+            existing = engine._deserialize_document(payload)
+            if not engine_module.document_in_virtual_index(existing, index):
+                continue
+            if tuple(engine._index_value(existing, field) for field in fields) == key:
+                return True
+    return False
 
 
 def install(engine_class) -> None:
@@ -311,3 +355,17 @@ def install(engine_class) -> None:
         return original_select_first(self, db_name, coll_name, plan, hint=hint, context=context)
 
     engine_class._select_first_document_for_plan = select_first_document_for_plan
+
+    original_unique_check = engine_class._unique_index_conflict_via_scalar_entries
+
+    def unique_index_conflict(self, conn, collection_id, index, document, *, exclude_storage_key):
+        found = original_unique_check(self, conn, collection_id, index, document,
+                                      exclude_storage_key=exclude_storage_key)
+        if found is not None or collection_id is None:
+            return found
+        conflict = _compound_unique_conflict(self, conn, collection_id, index, document, exclude_storage_key)
+        if conflict is not None:
+            usage["compound_unique_check"] += 1
+        return conflict
+
+    engine_class._unique_index_conflict_via_scalar_entries = unique_index_conflict

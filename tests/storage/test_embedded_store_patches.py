@@ -91,6 +91,21 @@ def run_operations(db) -> dict:
         out[name, "complete"] = c.update_one({"_id": target, "job_id": page1[3]["job_id"]},
                                              {"$set": {"caption_status": "done"}}).modified_count
         out[name, "after"] = c.find_one({"_id": target})
+    # A compound unique index, as GridFS's fs.chunks (files_id, n), with the single-field
+    # index on its first field that GridFSBlobStore.ensure_indexes creates.
+    chunks = db.chunks
+    chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
+    chunks.create_index([("files_id", ASCENDING)], name="files_id")
+    chunks.insert_many([{"files_id": file_id, "n": n} for file_id in (A, B) for n in range(3)])
+    out["chunk duplicates"] = []
+    for duplicate in ({"files_id": A, "n": 1}, {"files_id": B, "n": 2}):
+        with pytest.raises(DuplicateKeyError):
+            chunks.insert_one(duplicate)
+    with pytest.raises(DuplicateKeyError):
+        chunks.update_one({"files_id": A, "n": 0}, {"$set": {"n": 2}})
+    chunks.insert_one({"files_id": A, "n": 3})
+    chunks.update_one({"files_id": B, "n": 0}, {"$set": {"n": 5}})
+    out["chunks"] = sorted((doc["files_id"], doc["n"]) for doc in chunks.find({}, {"_id": 0}))
     db.numeric.insert_one({"_id": 1, "v": "int"})
     with pytest.raises(DuplicateKeyError):
         db.numeric.insert_one({"_id": 1.0, "v": "double"})  # equal to 1 as BSON
@@ -178,6 +193,12 @@ def test_the_fast_paths_answer_the_recommended_shapes(patched_client, monkeypatc
     first = db.clean.find_one({"owner_id": A})
     db.clean.update_one({"_id": first["_id"], "job_id": first["job_id"]}, {"$set": {"caption_status": "done"}})
     assert usage["select_by_id"] == 1
+    db.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
+    db.chunks.create_index([("files_id", ASCENDING)], name="files_id")
+    db.chunks.insert_one({"files_id": A, "n": 0})
+    with pytest.raises(DuplicateKeyError):
+        db.chunks.insert_one({"files_id": A, "n": 0})
+    assert usage["compound_unique_check"] == 2
 
 
 def test_the_count_command_is_counted_in_the_index(tmp_path):
