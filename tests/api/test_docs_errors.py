@@ -36,6 +36,8 @@ def test_openapi_document_describes_every_endpoint(client):
         ("POST", "/api/v1/albums"), ("GET", "/api/v1/albums"), ("GET", "/api/v1/albums/{album_id}"),
         ("PATCH", "/api/v1/albums/{album_id}"), ("DELETE", "/api/v1/albums/{album_id}"),
         ("POST", "/api/v1/captions"), ("GET", "/api/v1/captions/{job_id}"),
+        ("GET", "/api/v1/admin/users"), ("PATCH", "/api/v1/admin/users/{user_id}"),
+        ("PATCH", "/api/v1/admin/settings"), ("POST", "/api/v1/admin/invites"), ("GET", "/api/v1/admin/stats"),
         ("POST", "/api/v1/shares"), ("GET", "/api/v1/shares"), ("DELETE", "/api/v1/shares/{share_id}"),
     }
     schemes = spec["components"]["securitySchemes"]
