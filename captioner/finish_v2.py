@@ -3,7 +3,8 @@
     python -m captioner.finish_v2 --work runs/v2 --data ../shared/flickr8k
 
 Each step writes one JSON file in --work and is skipped when that file exists, so the stage
-resumes. The decision rule is fixed before any test number exists: the 2-decoder ensemble is
+resumes. Last, the selected decoder and its records are copied into captioner/models/attention-v2
+(without making it the default: that waits for the model card and the targets). The decision rule is fixed before any test number exists: the 2-decoder ensemble is
 used only if it gains at least `MIN_CIDER_GAIN` dev CIDEr-D over the single decoder (both with
 the decoding dev chose) and its warm single-photo latency stays within `MAX_LATENCY_RATIO` of
 attention-v1's, measured in the same run.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,6 +22,25 @@ from captioner.paths import PACKAGE_DIR
 MIN_CIDER_GAIN = 0.01
 MAX_LATENCY_RATIO = 1.3
 V1_DIR = PACKAGE_DIR / "models" / "attention-v1"
+V2_DIR = PACKAGE_DIR / "models" / "attention-v2"
+# What the model folder keeps: the decoder, and the records the model card quotes.
+PACKAGED = {"scst": ["config.json", "vocab.json", "decoder.npz", "scst_history.json", "scst_dev_curve.png"],
+            "xe-flip": ["history.json", "training_curve.png"],
+            ".": ["test_report.json", "test_captions.jsonl", "decision.json", "latency.json", "dev_single.json",
+                  "dev_ensemble2.json"]}
+
+
+def package(work: Path, target: Path = V2_DIR) -> list[str]:
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for folder, names in PACKAGED.items():
+        for name in names:
+            source = work / folder / name
+            if source.exists():
+                destination = target / (name if folder in ("scst", ".") else f"xe_{name}")
+                shutil.copyfile(source, destination)
+                copied.append(destination.name)
+    return copied
 
 
 def _once(path: Path, compute):
@@ -59,7 +80,8 @@ def main(argv=None) -> int:
     report = _once(work / "test_report.json", lambda: evaluate(
         single_dir, args.data, split="test", out=work / "test_captions.jsonl",
         ensemble=[second_dir] if decision["use_ensemble"] else None))
-    print(json.dumps({"decision": decision, "test": report}, indent=2))
+    copied = package(work)
+    print(json.dumps({"decision": decision, "test": report, "packaged": copied}, indent=2))
     return 0
 
 

@@ -34,7 +34,7 @@ class ScstConfig:
     name: str = "vgg16-attention-lstm-scst"
     samples: int = 5                 # k captions sampled per image
     batch_images: int = 32           # images per update (B*k sequences)
-    lr: float = 2e-5
+    lr: float = 5e-5
     clip_norm: float = 5.0
     epochs: int = 20
     patience: int = 4                # epochs without dev CIDEr-D gain before stopping
@@ -177,15 +177,17 @@ def fit_scst(config: ScstConfig, model, vocab, init_meta: dict, train_features, 
         info = training_state.restore(state_path, trainer.state_groups())
         log(f"resumed from {state_path}: epoch {info['epoch']}, step {info['step_in_epoch']} "
             f"(update {info['global_step']})")
+    recorded = dict(asdict(config), out=Path(config.out).name, init=Path(config.init).name)
+    meta = dict(init_meta, name=config.name, scst=recorded)
     if info["history"] is None:                      # epoch 0: where the teacher-forced model starts
         scores = dev_scores(model, step_fn, vocab, dev_features, dev_refs, config.select_beam, length_penalty)
         info["history"] = {"epoch": [0], "train_reward": [None], "train_loss": [None], "seconds": [0.0],
                            **{key: [value] for key, value in scores.items()}}
         info["best"] = scores["dev_cider"]
+        # The starting model is the incumbent: if no SCST epoch beats it on dev, it is what `out` holds.
+        checkpoint.save(out_dir, model, vocab, dict(meta, best_epoch=0, dev_cider_selection=round(scores["dev_cider"], 4),
+                                                    dev_bleu4_at_selection=round(scores["dev_bleu4"], 4)))
         log(f"epoch 0 (start): dev CIDEr-D {scores['dev_cider']:.4f}  BLEU-4 {scores['dev_bleu4']:.4f}")
-    recorded = dict(asdict(config), out=Path(config.out).name, init=Path(config.init).name)
-    meta = dict(init_meta, name=config.name, scst=recorded)
-    meta.pop("train_state", None)
 
     def save_state():
         training_state.save(state_path, trainer.state_groups(), info)
@@ -247,9 +249,19 @@ def fit_scst(config: ScstConfig, model, vocab, init_meta: dict, train_features, 
     return info["history"]
 
 
-def scst_on_flickr8k(config: ScstConfig, log=print) -> dict:
+def scst_on_flickr8k(config: ScstConfig, log=None) -> dict:
     from captioner import checkpoint, features
     from captioner.data import clean_caption, load_flickr8k
+
+    if log is None:                                   # print, and keep a log beside the checkpoint
+        Path(config.out).mkdir(parents=True, exist_ok=True)
+        log_file = Path(config.out) / "scst.log"
+
+        def log(line: str) -> None:
+            stamped = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} {line}"
+            print(stamped, flush=True)
+            with open(log_file, "a") as handle:
+                handle.write(stamped + "\n")
 
     dataset = load_flickr8k(config.data)
     model, vocab, init_meta = checkpoint.load(config.init)
