@@ -228,3 +228,16 @@ def test_parallel_uploads_cannot_pass_the_quota_together(app, db, queue):
     user = db.users.find_one({"_id": owner["_id"]})
     assert user["storage_used"] == 3 * first["stored_bytes"] == user["quota_bytes"]
     assert db.photos.count_documents({"owner_id": owner["_id"]}) == 3
+
+
+def test_only_administrators_are_offered_and_granted_admin_keys(user, bob, db):
+    assert 'value="admin"' in _text(user.client.get("/account/api-keys"))
+    response = user.post("/account/api-keys", {"name": "ops", "scopes": ["admin"], "expires_in_days": "7"},
+                         page="/account/api-keys")
+    assert response.status_code == 201
+    assert 'value="admin"' not in _text(bob.client.get("/account/api-keys"))
+    response = bob.post("/account/api-keys", {"name": "sneaky", "scopes": ["admin"], "expires_in_days": "7"},
+                        page="/account/api-keys")
+    assert response.status_code == 400 and "Only administrators" in _text(response)
+    bob_id = db.users.find_one({"email": "bob@example.com"})["_id"]
+    assert db.api_keys.count_documents({"owner_id": bob_id}) == 0
