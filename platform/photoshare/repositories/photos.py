@@ -63,7 +63,7 @@ def ensure_indexes(db: Database) -> None:
     photos.create_index([("owner_id", ASCENDING), ("album_ids", ASCENDING), ("created_at", DESCENDING)],
                         name="owner_album_newest")
     # Search (repositories.search_tokens): the owner's, and /explore's over public photos.
-    # Multikey indexes; a query is an $all of its tokens, bounded by the first one.
+    # Multikey indexes; a query requires all its tokens, bounded by one of them.
     photos.create_index([("owner_id", ASCENDING), ("search_tokens", ASCENDING)], name="owner_search")
     photos.create_index([("visibility", ASCENDING), ("caption_tokens", ASCENDING)], name="public_search")
     # Public listings, newest upload first (page_by_id): /explore and a profile.

@@ -13,7 +13,7 @@ of their inputs changes:
 A token is a word lower-cased, accents folded ("Café" → "cafe") and stemmed with the
 Snowball English stemmer, so that word forms meet: "dogs" → "dog", "runs" and
 "running" → "run", "riding" → "ride". Queries go through the very same function, and
-a query matches a photo holding all of its tokens, in any order ($all). Words of one
+a query matches a photo holding all of its tokens, in any order. Words of one
 or two letters and the commonest English stop words ("a", "the", "in"...) are
 dropped: they would match nearly every photo and only slow the index down.
 
