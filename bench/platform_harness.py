@@ -91,6 +91,8 @@ class RunningPlatform:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "RunningPlatform":
+        # A benchmark stopped with SIGTERM still stops what it started (SystemExit unwinds).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             self.store, self.mongo_uri = start_process(self.workdir / "store.sqlite")
             self.redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -120,11 +122,11 @@ class RunningPlatform:
                                        stderr=open(self.workdir / "worker.log", "ab"))
         while True:
             try:
-                health = requests.get(f"{self.base}/healthz", timeout=5)
+                health = requests.get(f"{self.base}/healthz", timeout=30)
                 if health.status_code == 200:
                     self.model_version = health.json()["model"]["version"]
                     return time.monotonic() - started
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow on a busy machine
                 pass
             if time.monotonic() - started > self.startup_timeout_s:
                 raise RuntimeError("the platform did not become healthy")

@@ -234,3 +234,23 @@ def test_the_worker_loads_the_configured_encoder_and_refuses_an_unknown_one(app,
             model.get_captioner()
     finally:
         model.set_captioner(None)
+
+
+def test_the_worker_outlives_idle_waits_longer_than_the_redis_socket_timeout(user, db, queue, real, app):
+    from threading import Timer
+
+    from photoshare.worker import context
+
+    ctx = context.configure(dict(app.config))
+    # Pooled connections with the platform's short socket timeout (5 s), as the worker
+    # process has made by then (heartbeats, reconciliation) before RQ starts waiting.
+    pool = ctx.redis.connection_pool
+    connections = [pool.get_connection() for _ in range(4)]
+    for connection in connections:
+        pool.release(connection)
+    worker = process.make_worker(ctx, f"{app.config['PHOTOSHARE_PREFIX']}-idle")
+    recorder = _use(RecordingCaptioner(real))
+    uploaded = []
+    Timer(7, lambda: uploaded.extend(_upload(user, db, 1))).start()  # after 7 idle seconds
+    assert worker.work(burst=False, max_jobs=1, max_idle_time=60) is True
+    assert recorder.sizes == [1] and uploaded

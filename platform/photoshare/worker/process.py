@@ -41,13 +41,24 @@ def run_worker(settings: dict | None = None, *, burst: bool = False, name: str |
         # its own job and must not get a second one.
         report = reconcile(ctx.db, ctx.queue, ctx.settings)
         log.info("start-up reconciliation: %s", report)
-        worker = BatchingWorker([ctx.queue], connection=ctx.redis, name=name,
-                                batch_size=ctx.settings["CAPTION_BATCH_SIZE"])
+        worker = make_worker(ctx, name)
         log.info("worker %s listening on queue %s (batches of up to %d photos, encoder %s)", name,
                  ctx.queue.name, worker.batch_size, getattr(captioner, "encoder_runtime", "?"))
         return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
     finally:
         maintenance.stop()
+
+
+def make_worker(ctx, name: str) -> BatchingWorker:
+    """The RQ worker of this process, on a Redis connection of its own.
+
+    RQ waits for jobs with a blocking pop of up to its dequeue timeout (minutes) and raises
+    the socket timeout of its connection above that, but only for connections made after:
+    ctx.redis already holds pooled connections with the platform's short timeout
+    (queueing.connect_redis), and a wait on one of them ended the worker ("Redis
+    connection timeout, quitting") after a few idle seconds."""
+    return BatchingWorker([ctx.queue], connection=queueing.connect_redis(ctx.settings["REDIS_URL"]), name=name,
+                          batch_size=ctx.settings["CAPTION_BATCH_SIZE"])
 
 
 def healthcheck(settings: dict) -> bool:
