@@ -64,13 +64,25 @@ def count(redis: Redis, prefix: str, name: str, amount: int = 1, **labels) -> No
     _record(redis, prefix, [(_field(name, labels), amount)])
 
 
-def observe(redis: Redis, prefix: str, name: str, seconds: float, **labels) -> None:
-    """One histogram observation: its bucket (stored per bucket, summed up when read),
-    the count and the sum."""
+def _observation(name: str, seconds: float, labels: dict) -> list[tuple[str, int | float]]:
+    # One histogram observation: its bucket (stored per bucket, summed up when read), the
+    # count and the sum.
     buckets = METRICS[name][3]
     bucket = next((str(bound) for bound in buckets if seconds <= bound), "+Inf")
-    _record(redis, prefix, [(_field(name, labels, f"le={bucket}"), 1), (_field(name, labels, "count"), 1),
-                            (_field(name, labels, "sum"), float(seconds))])
+    return [(_field(name, labels, f"le={bucket}"), 1), (_field(name, labels, "count"), 1),
+            (_field(name, labels, "sum"), float(seconds))]
+
+
+def observe(redis: Redis, prefix: str, name: str, seconds: float, **labels) -> None:
+    _record(redis, prefix, _observation(name, seconds, labels))
+
+
+def record_request(redis: Redis, prefix: str, endpoint: str, method: str, status: int, seconds: float) -> None:
+    """A web request's count and latency, in one round trip to Redis."""
+    _record(redis, prefix, [
+        (_field("photoshare_http_requests_total", {"endpoint": endpoint, "method": method, "status": str(status)}), 1),
+        *_observation("photoshare_http_request_duration_seconds", seconds, {"endpoint": endpoint, "method": method}),
+    ])
 
 
 def read_all(redis: Redis, prefix: str) -> dict[tuple, float]:

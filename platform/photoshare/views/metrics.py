@@ -70,8 +70,6 @@ def _record_request(response):
             redis = get_redis()
         except Exception:  # no Redis client: metrics are best effort
             return response
-        metrics.count(redis, prefix, "photoshare_http_requests_total", endpoint=endpoint, method=request.method,
-                      status=str(response.status_code))
-        metrics.observe(redis, prefix, "photoshare_http_request_duration_seconds", time.perf_counter() - started,
-                        endpoint=endpoint, method=request.method)
+        metrics.record_request(redis, prefix, endpoint, request.method, response.status_code,
+                               time.perf_counter() - started)
     return response
