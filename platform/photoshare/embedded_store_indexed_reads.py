@@ -12,7 +12,8 @@ mongoeco's own path whenever exactness is not certain:
 
 1. find(filter) where the filter is, or is an $and containing, an equality
    `{field: value}` on a top-level field with a plain single-field index and a string
-   or ObjectId value (and no `_id` equality, which mongoeco serves itself). The
+   or ObjectId value. With an `_id` equality among the clauses (the status poll),
+   the one document that can match is read by storage key. Otherwise the
    candidates come from the index; each is decoded and matched against the whole
    filter by mongoeco's own matcher. Sorted by `_id` (±1): streamed in storage-key
    order, which is `_id` order when every candidate `_id` is an ObjectId (checked in
@@ -269,6 +270,8 @@ def install(engine_class) -> None:
     def clauses_of(plan):
         return plan.clauses if isinstance(plan, AndCondition) else (plan,)
 
+    from mongoeco.types import ObjectId
+
     original_open = engine_class._open_scan_documents_sync
 
     def open_scan_documents(self, reader):
@@ -279,9 +282,20 @@ def install(engine_class) -> None:
                 or self._is_profile_namespace(reader.coll_name)):
             return original_open(self, reader)
         clauses = equalities(semantics.query_plan)
-        if not clauses or any(clause.field == "_id" for clause in clauses):
-            # An `_id` equality is mongoeco's own storage-key lookup: the fastest.
+        if not clauses:
             return original_open(self, reader)
+        by_key = [c for c in clauses if c.field == "_id" and isinstance(c.value, (str, ObjectId))]
+        if by_key:
+            if isinstance(semantics.query_plan, EqualsCondition):
+                return original_open(self, reader)  # a lone `_id`: mongoeco reads it by key itself
+            # `_id` and more (the status poll: `_id` and owner): the one document that
+            # can match, read by storage key, then mongoeco's own filter and projection.
+            usage["find_by_id"] += 1
+            row = self._require_connection(reader.context).execute(
+                "SELECT document FROM documents WHERE db_name = ? AND coll_name = ? AND storage_key = ?",
+                (reader.db_name, reader.coll_name, self._storage_key(by_key[0].value))).fetchone()
+            source = [] if row is None else [self._deserialize_document(row[0])]
+            return self._finalize_scan_source(source, replace(semantics, compiled_query=None))
         conn = self._require_connection(reader.context)
         candidates, count = _best_candidates(self, conn, reader.db_name, reader.coll_name, clauses)
         if candidates is None or (sort and not by_id and count > SMALL_SET):

@@ -91,6 +91,9 @@ def run_operations(db) -> dict:
         out[name, "complete"] = c.update_one({"_id": target, "job_id": page1[3]["job_id"]},
                                              {"$set": {"caption_status": "done"}}).modified_count
         out[name, "after"] = c.find_one({"_id": target})
+        out[name, "poll"] = c.find_one({"_id": target, "owner_id": A}, {"caption_status": 1})
+        out[name, "poll other owner"] = c.find_one({"_id": target, "owner_id": B})
+        out[name, "poll missing"] = c.find_one({"_id": ObjectId(), "owner_id": A})
     # A compound unique index, as GridFS's fs.chunks (files_id, n), with the single-field
     # index on its first field that GridFSBlobStore.ensure_indexes creates.
     chunks = db.chunks
@@ -187,8 +190,10 @@ def test_the_fast_paths_answer_the_recommended_shapes(patched_client, monkeypatc
     monkeypatch.setattr(indexed_reads, "SMALL_SET", 10)
     assert len(list(db.clean.find({"owner_id": A}).sort(by_date).limit(3))) == 3
     assert usage["indexed_find"] == 6 and usage["indexed_find_declined"] == 2
-    # An `_id` equality is left to mongoeco's own storage-key lookup.
+    # `_id` and more (the status poll): the one document, read by its storage key.
     assert db.clean.find_one({"_id": first_id, "owner_id": A})["_id"] == first_id
+    assert db.clean.find_one({"_id": first_id, "owner_id": B}) is None
+    assert usage["find_by_id"] == 2
     assert usage["indexed_find"] == 6 and usage["indexed_find_declined"] == 2
     first = db.clean.find_one({"owner_id": A})
     db.clean.update_one({"_id": first["_id"], "job_id": first["job_id"]}, {"$set": {"caption_status": "done"}})
