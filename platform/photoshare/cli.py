@@ -87,6 +87,15 @@ def init_app(app: Flask) -> None:
         from .services import search
         click.echo(f"Search tokens written for {search.backfill(get_db())} photos.")
 
+    @app.cli.command("recount-storage")
+    def recount_storage_command():
+        """Set every account's storage counter (quotas) from its photos: for stores from
+        before quotas. Run it while nobody uploads."""
+        from .services import quota
+        totals = quota.recount(get_db())
+        click.echo(f"Storage recounted for {len(totals)} accounts, "
+                   f"{quota.human_bytes(sum(totals.values()))} in all.")
+
     @app.cli.command("init-db")
     def init_db_command():
         """Create the MongoDB indexes (also done at every start-up)."""

@@ -241,3 +241,16 @@ def test_only_administrators_are_offered_and_granted_admin_keys(user, bob, db):
     assert response.status_code == 400 and "Only administrators" in _text(response)
     bob_id = db.users.find_one({"email": "bob@example.com"})["_id"]
     assert db.api_keys.count_documents({"owner_id": bob_id}) == 0
+
+
+def test_recount_storage_counts_photos_from_before_quotas(runner, user, db):
+    assert user.upload(("a.jpg", make_image())).status_code == 303
+    assert user.upload(("b.jpg", make_image(color=(5, 6, 7)))).status_code == 303
+    ada_id = db.users.find_one({"email": "ada@example.com"})["_id"]
+    expected = sum(p["stored_bytes"] for p in db.photos.find({"owner_id": ada_id}))
+    # As a store from before quotas: no counter, no stored_bytes on one photo.
+    db.photos.update_one({"filename": "a.jpg"}, {"$unset": {"stored_bytes": ""}})
+    db.users.update_one({"_id": ada_id}, {"$unset": {"storage_used": ""}})
+    result = runner.invoke(args=["recount-storage"])
+    assert result.exit_code == 0 and "1 accounts" in result.output
+    assert db.users.find_one({"_id": ada_id})["storage_used"] == expected

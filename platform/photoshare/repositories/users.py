@@ -166,3 +166,11 @@ def page(db: Database, *, skip: int, limit: int) -> list[dict]:
 
 def count(db: Database, query: dict | None = None) -> int:
     return db.users.count_documents(query or {})
+
+
+def all_ids(db: Database) -> list[ObjectId]:
+    return [user["_id"] for user in db.users.find({}, {"_id": 1})]
+
+
+def set_storage_used(db: Database, user_id: ObjectId, total: int) -> None:
+    db.users.update_one({"_id": user_id}, {"$set": {"storage_used": total}})

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from bson import ObjectId
 from pymongo.database import Database
 
+from ..repositories import photos as photo_repo
 from ..repositories import users as user_repo
 from .errors import UploadRejected
+from .pagination import after_cursor, encode_cursor
 
 
 @dataclass
@@ -64,3 +66,32 @@ def reserve_upload(db: Database, user_id: ObjectId, size: int, settings, filenam
 
 def release(db: Database, user_id: ObjectId, size: int | None) -> None:
     user_repo.release_storage(db, user_id, int(size or 0))
+
+
+def _stored_bytes(photo: dict) -> int:
+    if photo.get("stored_bytes") is not None:
+        return int(photo["stored_bytes"])
+    # Photos from before quotas: the sizes their file references carry, else the original's.
+    sizes = [ref.get("size") for ref in (photo.get("files") or {}).values() if isinstance(ref, dict)]
+    return sum(int(size) for size in sizes if size) or int(photo.get("size_bytes") or 0)
+
+
+def recount(db: Database) -> dict[ObjectId, int]:
+    """Set every account's storage counter from its photos ({user id: bytes}).
+
+    For stores from before quotas (their photos were never counted). It sets the counter
+    rather than adding to it, so run it while nobody uploads (an upload finishing during
+    the count of its account may be counted twice or not at all)."""
+    totals = {}
+    for user_id in user_repo.all_ids(db):
+        query, cursor, total = {"owner_id": user_id}, None, 0
+        while True:
+            batch = photo_repo.newest(db, after_cursor(query, cursor), limit=500,
+                                      projection={"stored_bytes": 1, "files": 1, "size_bytes": 1, "created_at": 1})
+            total += sum(_stored_bytes(photo) for photo in batch)
+            if len(batch) < 500:
+                break
+            cursor = encode_cursor(batch[-1])
+        user_repo.set_storage_used(db, user_id, total)
+        totals[user_id] = total
+    return totals
