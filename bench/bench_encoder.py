@@ -185,6 +185,9 @@ def measure_quality(args, runtimes: tuple[str, ...], log) -> dict:
         quality[name] = score(dataset.captions, captions[name], covered)
         if name in notes:
             quality[name]["note"] = notes[name]
+        if "fp32" in captions and name != "fp32":  # a low-noise view of the same question as BLEU
+            shared = [n for n in covered if n in captions["fp32"]]
+            quality[name]["same_caption_as_fp32"] = f"{sum(captions[name][n] == captions['fp32'][n] for n in shared)}/{len(shared)}"
     common = [n for n in names if all(n in captions[name] for name in quality)]
     result = {"quality": quality}
     if any(len(common) != q["images"] for q in quality.values()) and common:
@@ -207,6 +210,12 @@ def choose_default(report: dict) -> str | None:
     eligible = [name for name in speed
                 if (drop := bleu4_drop(report, name)) is not None and drop <= MAX_BLEU4_DROP]
     return max(eligible, key=lambda name: speed[name]["encoder_b8"]) if eligible else None
+
+
+def round_spread(speed: dict, name: str) -> str:
+    """The same ratio within each interleaved round (all runtimes under the same load): its range."""
+    ratios = [a / b for a, b in zip(speed[name].get("encoder_b8_rounds", []), speed["fp32"].get("encoder_b8_rounds", []))]
+    return "" if name == "fp32" or not ratios else f" (rounds {min(ratios):.2f}–{max(ratios):.2f})"
 
 
 def error_text(report: dict, name: str) -> str:
@@ -232,7 +241,8 @@ def write_markdown(report: dict, path: Path) -> None:
         photos = f" ({q['images']} photos)" if q else ""
         drop = bleu4_drop(report, name)
         lines.append(
-            f"| {name}{mark} | {row['encoder_b1']:.2f} | {row['encoder_b8']:.2f} | {row['encoder_b8_vs_fp32']:.2f}× | "
+            f"| {name}{mark} | {row['encoder_b1']:.2f} | {row['encoder_b8']:.2f} | {row['encoder_b8_vs_fp32']:.2f}×"
+            f"{round_spread(speed, name)} | "
             f"{row['caption_b1']:.2f} | {row['caption_b8']:.2f} | {row['caption_to_encoder_b1']:.2f} | "
             f"{row['caption_to_encoder_b8']:.2f} | {error_text(report, name)} | {q.get('BLEU-4', '–')}{photos} | "
             f"{q.get('CIDEr', '–')} | "
@@ -242,6 +252,8 @@ def write_markdown(report: dict, path: Path) -> None:
                   "(`--quality`). Default = fastest runtime (encoder, batch 8) whose BLEU-4 is at most "
                   f"{MAX_BLEU4_DROP} below fp32's on the same photos: **{report.get('default')}**."]
         lines += [f"- {name}: {q['note']}" for name, q in quality.items() if q.get("note")]
+        lines += [f"- {name}: word-for-word the fp32 caption on {q['same_caption_as_fp32']} photos"
+                  for name, q in quality.items() if q.get("same_caption_as_fp32")]
     common = report.get("quality_common")
     if common:
         n = next(iter(common.values()))["images"]
