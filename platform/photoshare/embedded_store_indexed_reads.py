@@ -102,6 +102,10 @@ class _Candidates:
                                      (db_name, coll_name)).fetchone()[0]
             if entries != documents:
                 return
+        # Only the tables that hold this value (one index seek each): a single source
+        # is counted and walked without a UNION.
+        self.sources = [source for source in self.sources
+                        if conn.execute(f"{source} LIMIT 1", self.params).fetchone() is not None]
         self.ok = True
 
     @property
@@ -110,6 +114,8 @@ class _Candidates:
         return " UNION ".join(self.sources), self.params * len(self.sources)
 
     def count(self, conn, cap: int | None = None) -> int:
+        if not self.sources:
+            return 0
         sql, params = self._union
         limit = f" LIMIT {int(cap)}" if cap else ""
         return conn.execute(f"SELECT COUNT(*) FROM (SELECT storage_key FROM ({sql}){limit})", params).fetchone()[0]
