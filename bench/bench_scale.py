@@ -35,6 +35,7 @@ import argparse
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,11 +49,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "platform"))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
 
-from bench_upload_to_caption import csrf, percentile  # noqa: E402
 from photoshare.embedded_store import free_port, start_process, stop_process  # noqa: E402
 from photoshare.local_redis import redis_answers, start_redis_server  # noqa: E402
 
@@ -60,6 +59,18 @@ OTHER_USERS = 10
 PASSWORD = "benchmark pw"
 TARGETS = {"upload": 250, "dashboard": 50, "api_list": 50, "search_web": 100, "search_api": 100}
 GROWTH_LIMIT = 1.5
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q
+    low, high = int(rank), min(int(rank) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def csrf(session: requests.Session, url: str) -> str:
+    """The CSRF token of the form on `url` (what a browser posts back)."""
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(url, timeout=60).text).group(1)
 
 
 def small_jpegs(data_dir: Path, count: int) -> list[tuple[bytes, str]]:
