@@ -250,7 +250,14 @@ def test_recount_storage_counts_photos_from_before_quotas(runner, user, db):
     expected = sum(p["stored_bytes"] for p in db.photos.find({"owner_id": ada_id}))
     # As a store from before quotas: no counter, no stored_bytes on one photo.
     db.photos.update_one({"filename": "a.jpg"}, {"$unset": {"stored_bytes": ""}})
-    db.users.update_one({"_id": ada_id}, {"$unset": {"storage_used": ""}})
+    db.users.update_one({"_id": ada_id}, {"$unset": {"storage_used": "", "photo_count": ""}})
     result = runner.invoke(args=["recount-storage"])
     assert result.exit_code == 0 and "1 accounts" in result.output
-    assert db.users.find_one({"_id": ada_id})["storage_used"] == expected
+    ada = db.users.find_one({"_id": ada_id})
+    assert ada["storage_used"] == expected and ada["photo_count"] == 2
+    # The old photo now counts: deleting it gives its bytes back.
+    photo = db.photos.find_one({"filename": "a.jpg"})
+    assert photo["stored_bytes"] > 0
+    assert user.post(f"/photos/{photo['_id']}/delete", page=f"/photos/{photo['_id']}").status_code == 303
+    ada = db.users.find_one({"_id": ada_id})
+    assert ada["storage_used"] == expected - photo["stored_bytes"] and ada["photo_count"] == 1

@@ -380,3 +380,16 @@ def outdated_after(db: Database, model_version: str, after_id: ObjectId | None, 
     if after_id is not None:
         query["_id"] = {"$gt": after_id}
     return list(_photos(db).find(query, {"owner_id": 1}).sort([("_id", ASCENDING)]).limit(limit))
+
+
+def status_version_counts(db: Database) -> list[tuple[str | None, str | None, int]]:
+    """(caption status, model version, photos) of every combination: one pass over the
+    photos for the system page, instead of one count per status and another for versions."""
+    groups = _photos(db).aggregate([{"$group": {"_id": {"s": "$caption_status", "v": "$model_version"},
+                                                "n": {"$sum": 1}}}])
+    return [(group["_id"].get("s"), group["_id"].get("v"), group["n"]) for group in groups]
+
+
+def set_stored_bytes(db: Database, photo_id: ObjectId, stored_bytes: int) -> None:
+    """Photos from before quotas: record what they count for (services.quota.recount)."""
+    _photos(db).update_one({"_id": photo_id, "stored_bytes": None}, {"$set": {"stored_bytes": stored_bytes}})

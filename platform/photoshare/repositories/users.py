@@ -144,18 +144,19 @@ def end_sessions(db: Database, user_id: ObjectId) -> None:
 
 
 def reserve_storage(db: Database, user_id: ObjectId, size: int, quota: int) -> bool:
-    """Add `size` to the account's storage counter if it stays within `quota`: one
-    conditional update, so two parallel uploads cannot both pass the last free bytes."""
+    """Add `size` to the account's storage counter (and one to its photo counter) if it
+    stays within `quota`: one conditional update, so two parallel uploads cannot both
+    pass the last free bytes."""
     if size > quota:
         return False
     query = {"_id": user_id, "$or": [{"storage_used": {"$lte": quota - size}},
                                      {"storage_used": {"$exists": False}}]}
-    return db.users.update_one(query, {"$inc": {"storage_used": size}}).matched_count > 0
+    return db.users.update_one(query, {"$inc": {"storage_used": size, "photo_count": 1}}).matched_count > 0
 
 
 def release_storage(db: Database, user_id: ObjectId, size: int) -> None:
-    if size:
-        db.users.update_one({"_id": user_id}, {"$inc": {"storage_used": -size}})
+    """One counted photo of `size` bytes is gone."""
+    db.users.update_one({"_id": user_id}, {"$inc": {"storage_used": -size, "photo_count": -1}})
 
 
 def page(db: Database, *, skip: int, limit: int) -> list[dict]:
@@ -172,5 +173,5 @@ def all_ids(db: Database) -> list[ObjectId]:
     return [user["_id"] for user in db.users.find({}, {"_id": 1})]
 
 
-def set_storage_used(db: Database, user_id: ObjectId, total: int) -> None:
-    db.users.update_one({"_id": user_id}, {"$set": {"storage_used": total}})
+def set_storage_used(db: Database, user_id: ObjectId, total: int, photos: int) -> None:
+    db.users.update_one({"_id": user_id}, {"$set": {"storage_used": total, "photo_count": photos}})

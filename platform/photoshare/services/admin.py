@@ -50,7 +50,10 @@ def user_view(db: Database, user: dict, settings) -> dict:
         "handle": user.get("handle"),
         "role": role_of(user),
         "state": state_of(user),
-        "photos": photo_repo.count(db, {"owner_id": user["_id"]}),
+        # The counter kept with the storage counter (services.quota); stores from before it
+        # count until `recount-storage` has run.
+        "photos": max(0, int(user["photo_count"])) if user.get("photo_count") is not None
+        else photo_repo.count(db, {"owner_id": user["_id"]}),
         "storage_used_bytes": max(0, int(user.get("storage_used") or 0)),
         "quota_bytes": effective_quota(user, settings),
         "custom_quota": user.get("quota_bytes") is not None,

@@ -65,7 +65,9 @@ def reserve_upload(db: Database, user_id: ObjectId, size: int, settings, filenam
 
 
 def release(db: Database, user_id: ObjectId, size: int | None) -> None:
-    user_repo.release_storage(db, user_id, int(size or 0))
+    """A counted photo is gone (its `stored_bytes`; None: a photo never counted)."""
+    if size is not None:
+        user_repo.release_storage(db, user_id, int(size))
 
 
 def _stored_bytes(photo: dict) -> int:
@@ -84,14 +86,18 @@ def recount(db: Database) -> dict[ObjectId, int]:
     the count of its account may be counted twice or not at all)."""
     totals = {}
     for user_id in user_repo.all_ids(db):
-        query, cursor, total = {"owner_id": user_id}, None, 0
+        query, cursor, total, photos = {"owner_id": user_id}, None, 0, 0
         while True:
             batch = photo_repo.newest(db, after_cursor(query, cursor), limit=500,
                                       projection={"stored_bytes": 1, "files": 1, "size_bytes": 1, "created_at": 1})
-            total += sum(_stored_bytes(photo) for photo in batch)
+            for photo in batch:
+                size = _stored_bytes(photo)
+                if photo.get("stored_bytes") is None:  # counted from now on: its deletion gives it back
+                    photo_repo.set_stored_bytes(db, photo["_id"], size)
+                total, photos = total + size, photos + 1
             if len(batch) < 500:
                 break
             cursor = encode_cursor(batch[-1])
-        user_repo.set_storage_used(db, user_id, total)
+        user_repo.set_storage_used(db, user_id, total, photos)
         totals[user_id] = total
     return totals
