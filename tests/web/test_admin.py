@@ -261,3 +261,19 @@ def test_recount_storage_counts_photos_from_before_quotas(runner, user, db):
     assert user.post(f"/photos/{photo['_id']}/delete", page=f"/photos/{photo['_id']}").status_code == 303
     ada = db.users.find_one({"_id": ada_id})
     assert ada["storage_used"] == expected - photo["stored_bytes"] and ada["photo_count"] == 1
+
+
+def test_an_install_from_before_roles_makes_its_oldest_account_the_administrator(app, db):
+    from photoshare import repositories
+    from photoshare.clock import utcnow
+    from datetime import timedelta
+
+    now = utcnow()
+    old = db.users.insert_one({"email": "old@example.com", "password_hash": "x", "created_at": now - timedelta(days=9)})
+    db.users.insert_one({"email": "newer@example.com", "password_hash": "x", "created_at": now})
+    repositories.ensure_indexes(db)  # what start-up does
+    assert db.users.find_one({"_id": old.inserted_id})["role"] == "admin"
+    assert db.users.count_documents({"role": "admin"}) == 1
+    repositories.ensure_indexes(db)  # idempotent
+    stranger = accounts.register(db, "stranger@example.com", "correct horse", rounds=4)
+    assert stranger.get("role") is None

@@ -29,4 +29,7 @@ def ensure_indexes(db: Database) -> None:
     for repository in (users, photos, albums, photo_files, api_keys, site_settings, invites, password_resets,
                        exports):
         repository.ensure_indexes(db)
+    # Start-up is also when an install from before roles gets its administrator.
+    if site_settings.adopt_existing_install(db, lambda: users.oldest_id(db)):
+        users.set_role(db, site_settings.first_admin_user(db), users.ADMIN)
     share_links.ensure_indexes(db)

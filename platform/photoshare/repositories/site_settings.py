@@ -33,6 +33,20 @@ def claim_first_admin(db: Database, user_id: ObjectId) -> bool:
     return True
 
 
+def adopt_existing_install(db: Database, oldest_user_id) -> bool:
+    """An install that had accounts before roles existed: its oldest account becomes the
+    administrator at start-up (otherwise the next stranger to sign up would). Same atomic
+    claim as a fresh install's first sign-up, so both cannot win. True if it claimed now."""
+    if first_admin_claimed(db):
+        return False
+    user_id = oldest_user_id()
+    return user_id is not None and claim_first_admin(db, user_id)
+
+
+def first_admin_user(db: Database) -> ObjectId | None:
+    return (db.site_settings.find_one({"_id": FIRST_ADMIN}) or {}).get("user_id")
+
+
 def first_admin_claimed(db: Database) -> bool:
     return db.site_settings.count_documents({"_id": FIRST_ADMIN}, limit=1) > 0
 

@@ -175,3 +175,8 @@ def all_ids(db: Database) -> list[ObjectId]:
 
 def set_storage_used(db: Database, user_id: ObjectId, total: int, photos: int) -> None:
     db.users.update_one({"_id": user_id}, {"$set": {"storage_used": total, "photo_count": photos}})
+
+
+def oldest_id(db: Database) -> ObjectId | None:
+    user = db.users.find_one({"deleting_at": None}, {"_id": 1}, sort=[("created_at", ASCENDING), ("_id", ASCENDING)])
+    return None if user is None else user["_id"]
