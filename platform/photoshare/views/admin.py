@@ -76,14 +76,18 @@ def index():
 
 # -- Users ------------------------------------------------------------------------------
 
-@bp.get("/users")
-def users():
-    page = request.args.get("page", 1, type=int)
+def _render_users(reset_link: dict | None = None):
+    page = max(1, request.args.get("page", 1, type=int) or 1)
     rows, total = admin_service.list_users(get_db(), current_app.config, page)
-    return render_template("admin/users.html", users=rows, total=total, page=max(1, page or 1),
+    return render_template("admin/users.html", users=rows, total=total, page=page,
                            per_page=admin_service.USERS_PER_PAGE, confirm_form=ConfirmForm(),
                            quota_form=QuotaForm(), default_quota=current_app.config["DEFAULT_QUOTA_BYTES"],
-                           reset_link=None)
+                           reset_link=reset_link)
+
+
+@bp.get("/users")
+def users():
+    return _render_users()
 
 
 def _confirmed() -> None:
@@ -143,15 +147,9 @@ def reset_link(user_id):
     db = get_db()
     _, token = password_reset.admin_issue_link(db, current_app.config, current_user.id, user_id)
     user = admin_service.get_user(db, user_id)
-    link = external_url("password.reset", token=token)
-    page = request.args.get("page", 1, type=int)
-    rows, total = admin_service.list_users(db, current_app.config, page)
-    return render_template("admin/users.html", users=rows, total=total, page=max(1, page or 1),
-                           per_page=admin_service.USERS_PER_PAGE, confirm_form=ConfirmForm(),
-                           quota_form=QuotaForm(), default_quota=current_app.config["DEFAULT_QUOTA_BYTES"],
-                           reset_link={"email": user["email"], "url": link,
-                                       "minutes": current_app.config["PASSWORD_RESET_TTL_MINUTES"]}), \
-        200, {"Cache-Control": "no-store"}
+    link = {"email": user["email"], "url": external_url("password.reset", token=token),
+            "minutes": current_app.config["PASSWORD_RESET_TTL_MINUTES"]}
+    return _render_users(link), 200, {"Cache-Control": "no-store"}  # the link is shown once
 
 
 # -- Sign-up policy and invitations ---------------------------------------------------------
