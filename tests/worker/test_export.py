@@ -20,7 +20,9 @@ def _text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def test_export_archive_holds_every_photo_and_caption(user, other_browser, db, worker):
+def test_export_archive_holds_every_photo_and_caption(user, other_browser, db, worker, monkeypatch):
+    from photoshare.services import export
+    monkeypatch.setattr(export, "STEP_PHOTOS", 2)  # two steps for three photos
     originals = {f"photo{n}.jpg": make_image(color=(40 * n, 90, 200 - 30 * n)) for n in range(3)}
     for name, content in originals.items():
         assert user.upload((name, content)).status_code == 303
@@ -38,7 +40,22 @@ def test_export_archive_holds_every_photo_and_caption(user, other_browser, db, w
     assert user.client.get("/account/export/status").get_json()["status"] == "queued"
     assert "Building: 0" in _text(user.client.get("/account/export"))
 
+    # A caption requested while the export is built runs between its steps, not after it.
+    steps = []
+    original_step = export.build_step
+
+    def build_step(db_, settings_, export_id):
+        steps.append(db.photos.find_one({"filename": "photo2.jpg"})["caption_status"])
+        after = original_step(db_, settings_, export_id)
+        if len(steps) == 1:
+            assert after["status"] == "building" and after["done"] == 2 and after["total"] == 3
+            assert user.post(f"/photos/{photos['photo2.jpg']['_id']}/recaption",
+                             page=f"/photos/{photos['photo2.jpg']['_id']}").status_code == 303
+        return after
+
+    monkeypatch.setattr(export, "build_step", build_step)
     worker.work()
+    assert steps == ["done", "done"]  # the recaption ran between the two steps (pending → done)
     status = user.client.get("/account/export/status").get_json()
     assert status["status"] == "ready" and status["done"] == status["total"] == 3 and status["percent"] == 100
     page = _text(user.client.get("/account/export"))

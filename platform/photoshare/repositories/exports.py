@@ -1,9 +1,8 @@
 """The account-export repository: the one module that reads and writes `exports`.
 
 Documents: owner_id, status (queued | building | ready | failed), done, total (photos
-written so far, of how many), token_hash (SHA-256 of the download link's secret),
-file (archive name under EXPORT_DIR), size_bytes, error, created_at, finished_at,
-expires_at.
+written so far, of how many), cursor (where the next build step starts), file (archive
+name under EXPORT_DIR), size_bytes, error, created_at, finished_at, expires_at.
 """
 
 from __future__ import annotations
@@ -47,8 +46,9 @@ def start(db: Database, export_id: ObjectId, total: int) -> dict | None:
                                           return_document=ReturnDocument.AFTER)
 
 
-def progress(db: Database, export_id: ObjectId, done: int) -> None:
-    db.exports.update_one({"_id": export_id}, {"$set": {"done": done}})
+def progress(db: Database, export_id: ObjectId, done: int, cursor: str) -> None:
+    """A step is written: `done` photos so far, the next step starts after `cursor`."""
+    db.exports.update_one({"_id": export_id, "status": BUILDING}, {"$set": {"done": done, "cursor": cursor}})
 
 
 def finish(db: Database, export_id: ObjectId, fields: dict) -> None:

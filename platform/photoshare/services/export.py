@@ -2,11 +2,11 @@
 as one zip archive built in the background.
 
 `request_export` records the export (status queued) and queues the worker job
-(photoshare.worker.admin_jobs.build_export, by import path); `build_archive` (run by that
-job) writes the archive under EXPORT_DIR, updating `done` / `total` as it goes so the
-page can show progress, then marks it ready with an expiry (EXPORT_TTL_HOURS). The
-download is the owner's only (another user's export is a 404) and ends at the expiry,
-when the file is removed by the next export's sweep.
+(photoshare.worker.admin_jobs.build_export, by import path); `build_step` (run by that
+job, STEP_PHOTOS photos at a time) writes the archive under EXPORT_DIR, updating `done` /
+`total` after each step so the page can show progress, then marks it ready with an
+expiry (EXPORT_TTL_HOURS). The download is the owner's only (another user's export is a
+404) and ends at the expiry, when the file is removed by the next export's sweep.
 
 Archive layout:
 
@@ -41,12 +41,14 @@ from ..repositories import exports as export_repo
 from ..repositories import photo_files
 from ..repositories import photos as photo_repo
 from .errors import NotFound, ServiceError, as_object_id
+from .pagination import after_cursor, encode_cursor
 from .photo_mapper import display_caption
 
 log = logging.getLogger(__name__)
 
 EXPORT_JOB = "photoshare.worker.admin_jobs.build_export"
-BATCH = 100
+# Photos per job step: captions queued meanwhile run between the steps of a big export.
+STEP_PHOTOS = 100
 # A job killed mid-build leaves the export "building"; after this long a new request
 # may start over.
 STALE_AFTER = timedelta(hours=6)
@@ -103,29 +105,6 @@ def open_download(db: Database, settings, owner_id: ObjectId, export_id) -> tupl
 
 # -- Building (in the worker) --------------------------------------------------------------
 
-def _entry_name(photo: dict, used: set[str]) -> str:
-    date = photo["created_at"].strftime("%Y-%m-%d")
-    name = f"photos/{date}_{photo['_id']}_{(photo.get('filename') or 'photo').replace('/', '_')}"
-    while name in used:  # cannot happen with the id in the name; kept for safety
-        name += "_"
-    used.add(name)
-    return name
-
-
-def _owner_photos(db: Database, owner_id: ObjectId):
-    """Every photo of the owner, newest first, in keyset batches (fast at any size)."""
-    query, last = {"owner_id": owner_id}, None
-    while True:
-        page_query = query if last is None else {"$and": [query, {"$or": [
-            {"created_at": {"$lt": last["created_at"]}},
-            {"created_at": last["created_at"], "_id": {"$lt": last["_id"]}}]}]}
-        batch = photo_repo.newest(db, page_query, limit=BATCH, projection=photo_repo.LIST_FIELDS)
-        yield from batch
-        if len(batch) < BATCH:
-            return
-        last = batch[-1]
-
-
 def _sweep_expired(db: Database, settings) -> None:
     folder = export_dir(settings)
     for export in export_repo.expired(db, utcnow()):
@@ -139,66 +118,95 @@ def _sweep_expired(db: Database, settings) -> None:
             path.unlink(missing_ok=True)
 
 
-def build_archive(db: Database, settings, export_id) -> dict | None:
-    """Write the export's archive; returns the finished export (None if not to build)."""
+def build_step(db: Database, settings, export_id) -> dict | None:
+    """Add the next STEP_PHOTOS photos to the export's archive; the last step writes the
+    captions, albums and README and marks it ready. Returns the export after the step
+    (status "building": more steps to run), or None when there is nothing to do (gone,
+    finished, failed). Steps are short so that captions queued meanwhile run in between
+    (photoshare.worker.admin_jobs queues the next step behind them)."""
     export_id = as_object_id(export_id, "export")
     export = export_repo.find(db, export_id)
     if export is None:
         return None
-    owner_id = export["owner_id"]
-    total = photo_repo.count(db, {"owner_id": owner_id})
-    if export_repo.start(db, export_id, total) is None:
-        return None  # already built or building (a repeated job)
     folder = export_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    _sweep_expired(db, settings)
-    name = f"export-{owner_id}-{export_id}.zip"
-    partial = folder / (name + ".part")
+    name = f"export-{export['owner_id']}-{export_id}.zip"
+    partial, records_path = folder / (name + ".part"), folder / (name + ".records")
+    if export["status"] == export_repo.QUEUED:
+        export = export_repo.start(db, export_id, photo_repo.count(db, {"owner_id": export["owner_id"]}))
+        if export is None:
+            return None  # another run of the job started it
+        folder.mkdir(parents=True, exist_ok=True)
+        _sweep_expired(db, settings)
+        zipfile.ZipFile(partial, "w").close()
+        records_path.write_text("")
+    elif export["status"] != export_repo.BUILDING:
+        return None
     try:
-        albums = album_repo.list_of_owner(db, owner_id)
-        album_names = {album["_id"]: album["name"] for album in albums}
-        album_photos: dict[ObjectId, list[str]] = {album["_id"]: [] for album in albums}
-        records, used, done = [], set(), 0
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            for photo in _owner_photos(db, owner_id):
-                entry = _entry_name(photo, used)
-                original = (photo.get("files") or {}).get("original")
-                try:
-                    stored = photo_files.open_file(db, original)
-                except (photo_files.MissingFile, KeyError, TypeError):
-                    entry = None  # listed in photos.json with "file": null
-                else:
-                    info = zipfile.ZipInfo(entry, date_time=photo["created_at"].timetuple()[:6])
-                    info.compress_type = zipfile.ZIP_STORED  # JPEG/PNG/WebP are compressed already
-                    with archive.open(info, "w", force_zip64=True) as target:
-                        shutil.copyfileobj(stored.stream, target, 1024 * 1024)
-                for album_id in photo.get("album_ids") or []:
-                    album_photos.setdefault(album_id, []).append(str(photo["_id"]))
-                records.append(_record(photo, entry, album_names))
-                done += 1
-                if done % 10 == 0:
-                    export_repo.progress(db, export_id, done)
-            archive.writestr("photos.json", json.dumps(records, indent=2, ensure_ascii=False))
-            archive.writestr("captions.csv", _csv(records))
-            archive.writestr("albums.json", json.dumps([
-                {"id": str(album["_id"]), "name": album["name"],
-                 "created_at": album["created_at"].isoformat() if album.get("created_at") else None,
-                 "photo_ids": album_photos.get(album["_id"], [])} for album in albums], indent=2, ensure_ascii=False))
-            archive.writestr("README.txt", README)
-        os.replace(partial, folder / name)
+        query = after_cursor({"owner_id": export["owner_id"]}, export.get("cursor"))
+        batch = photo_repo.newest(db, query, limit=STEP_PHOTOS, projection=photo_repo.LIST_FIELDS)
+        with zipfile.ZipFile(partial, "a", zipfile.ZIP_DEFLATED, allowZip64=True) as archive, \
+                records_path.open("a", encoding="utf-8") as records:
+            for photo in batch:
+                records.write(json.dumps(_record(photo, _add_original(db, archive, photo)), ensure_ascii=False) + "\n")
+        done = (export.get("done") or 0) + len(batch)
+        if len(batch) == STEP_PHOTOS:
+            export_repo.progress(db, export_id, done, encode_cursor(batch[-1]))
+            return export_repo.find(db, export_id)
+        size = _finish_archive(db, export["owner_id"], partial, records_path, folder / name)
     except Exception as error:
         partial.unlink(missing_ok=True)
+        records_path.unlink(missing_ok=True)
         export_repo.fail(db, export_id, f"The archive could not be built ({type(error).__name__}).", utcnow())
         raise
     now = utcnow()
-    export_repo.finish(db, export_id, {"done": done, "total": done, "file": name,
-                                       "size_bytes": (folder / name).stat().st_size, "finished_at": now,
+    export_repo.finish(db, export_id, {"done": done, "total": done, "file": name, "size_bytes": size,
+                                       "finished_at": now,
                                        "expires_at": now + timedelta(hours=settings["EXPORT_TTL_HOURS"])})
     log.info("export %s: %d photos, %s", export_id, done, name)
     return export_repo.find(db, export_id)
 
 
-def _record(photo: dict, entry: str | None, album_names: dict) -> dict:
+def _add_original(db: Database, archive: zipfile.ZipFile, photo: dict) -> str | None:
+    """Copy the photo's original file into the archive; its entry name (None: missing)."""
+    date = photo["created_at"].strftime("%Y-%m-%d")
+    entry = f"photos/{date}_{photo['_id']}_{(photo.get('filename') or 'photo').replace('/', '_')}"
+    try:
+        stored = photo_files.open_file(db, (photo.get("files") or {})["original"])
+    except (photo_files.MissingFile, KeyError, TypeError):
+        return None  # listed in photos.json with "file": null
+    info = zipfile.ZipInfo(entry, date_time=photo["created_at"].timetuple()[:6])
+    info.compress_type = zipfile.ZIP_STORED  # JPEG/PNG/WebP are compressed already
+    with archive.open(info, "w", force_zip64=True) as target:
+        shutil.copyfileobj(stored.stream, target, 1024 * 1024)
+    return entry
+
+
+def _finish_archive(db: Database, owner_id: ObjectId, partial: Path, records_path: Path, final: Path) -> int:
+    """Write photos.json, captions.csv, albums.json and the README, then put the archive
+    in place; returns its size."""
+    albums = album_repo.list_of_owner(db, owner_id)
+    names = {str(album["_id"]): album["name"] for album in albums}
+    members: dict[str, list[str]] = {album_id: [] for album_id in names}
+    records = [json.loads(line) for line in records_path.read_text(encoding="utf-8").splitlines() if line]
+    for record in records:
+        album_ids = record.pop("album_ids")
+        for album_id in album_ids:
+            members.setdefault(album_id, []).append(record["id"])
+        record["albums"] = [names[a] for a in album_ids if a in names]
+    with zipfile.ZipFile(partial, "a", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        archive.writestr("photos.json", json.dumps(records, indent=2, ensure_ascii=False))
+        archive.writestr("captions.csv", _csv(records))
+        archive.writestr("albums.json", json.dumps([
+            {"id": str(album["_id"]), "name": album["name"],
+             "created_at": album["created_at"].isoformat() if album.get("created_at") else None,
+             "photo_ids": members.get(str(album["_id"]), [])} for album in albums], indent=2, ensure_ascii=False))
+        archive.writestr("README.txt", README)
+    os.replace(partial, final)
+    records_path.unlink(missing_ok=True)
+    return final.stat().st_size
+
+
+def _record(photo: dict, entry: str | None) -> dict:
     def iso(value):
         return value.isoformat() if value else None
 
@@ -208,7 +216,7 @@ def _record(photo: dict, entry: str | None, album_names: dict) -> dict:
         "ai_caption": photo.get("ai_caption"), "user_caption": photo.get("user_caption"),
         "caption_status": photo.get("caption_status"), "model_version": photo.get("model_version"),
         "visibility": photo.get("visibility") or "private",
-        "albums": [album_names[a] for a in photo.get("album_ids") or [] if a in album_names],
+        "album_ids": [str(a) for a in photo.get("album_ids") or []],  # names added at the end
         "width": photo.get("width"), "height": photo.get("height"), "size_bytes": photo.get("size_bytes"),
     }
 

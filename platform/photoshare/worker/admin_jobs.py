@@ -22,9 +22,15 @@ log = logging.getLogger("photoshare.worker")
 
 
 def build_export(export_id: str) -> dict:
+    """One step of an export; the next step is queued behind whatever came meanwhile
+    (new uploads' captions), so a big export never holds captioning up for long."""
     ctx = context()
-    done = export.build_archive(ctx.db, ctx.settings, export_id)
-    return {"export_id": export_id, "outcome": done["status"] if done else "skipped"}
+    after = export.build_step(ctx.db, ctx.settings, export_id)
+    if after is not None and after["status"] == "building":
+        ctx.queue.enqueue(build_export, export_id, job_id=new_job_id(ctx.settings, "export"), job_timeout=1800,
+                          result_ttl=600, failure_ttl=24 * 3600, description=f"export {export_id} (continued)")
+    return {"export_id": export_id, "outcome": after["status"] if after else "skipped",
+            "done": after.get("done") if after else None}
 
 
 def recaption_outdated(model_version: str, after_id: str | None) -> dict:
