@@ -226,7 +226,8 @@ def measure(fn, repeat: int, budget_s: float) -> dict:
 def measure_mode(mode: str, path: Path, lib: Library, size: int, repeat: int, budget_s: float,
                  too_slow: set) -> dict:
     """Start the store on the seeded file in `mode` and run every query."""
-    process, uri = start_process(path, patches=(mode == "patched"))
+    # A large file under load may take a while to open (mongoeco checks its indexes).
+    process, uri = start_process(path, patches=(mode == "patched"), timeout=600)
     try:
         with MongoClient(uri, tz_aware=True) as client:
             lib.db = client.bench

@@ -60,10 +60,12 @@ def start_process(
     path: str | os.PathLike,
     port: int | None = None,
     host: str = "127.0.0.1",
-    timeout: float = 30.0,
+    timeout: float = 120.0,
     patches: bool = True,
 ) -> tuple[subprocess.Popen, str]:
     """Start the store as a child process; return (process, mongo_uri) once ready.
+    The timeout is generous: opening a store of tens of thousands of documents on a
+    busy machine took more than 30 s (mongoeco checks its index tables at start).
     `patches=False` runs mongoeco as released (for measuring what the patches change)."""
     port = port or free_port(host)
     process = subprocess.Popen(
