@@ -100,3 +100,9 @@ def test_export_needs_a_login_and_a_form_token(app, user):
     assert app.test_client().get("/account/export").status_code == 302  # log in first
     response = user.client.post("/account/export", data={})
     assert response.status_code == 400  # no CSRF token
+
+
+def test_export_page_refreshes_itself_while_building(user, db):
+    assert 'http-equiv="refresh"' not in _text(user.client.get("/account/export"))
+    assert user.post("/account/export", page="/account/export").status_code == 303
+    assert 'http-equiv="refresh"' in _text(user.client.get("/account/export"))
