@@ -78,6 +78,8 @@ def ensure_indexes(db: Database) -> None:
     # Reconciliation: photos left pending or processing.
     photos.create_index([("caption_status", ASCENDING), ("caption_requested_at", ASCENDING)],
                         name="caption_status")
+    # The system page: captioned photos of another model version than the current one.
+    photos.create_index([("caption_status", ASCENDING), ("model_version", ASCENDING)], name="status_version")
     _attention(db).create_index([("owner_id", ASCENDING)], name="owner")
 
 
@@ -382,12 +384,16 @@ def outdated_after(db: Database, model_version: str, after_id: ObjectId | None, 
     return list(_photos(db).find(query, {"owner_id": 1}).sort([("_id", ASCENDING)]).limit(limit))
 
 
-def status_version_counts(db: Database) -> list[tuple[str | None, str | None, int]]:
-    """(caption status, model version, photos) of every combination: one pass over the
-    photos for the system page, instead of one count per status and another for versions."""
-    groups = _photos(db).aggregate([{"$group": {"_id": {"s": "$caption_status", "v": "$model_version"},
-                                                "n": {"$sum": 1}}}])
-    return [(group["_id"].get("s"), group["_id"].get("v"), group["n"]) for group in groups]
+def estimated_total(db: Database) -> int:
+    """All photos, from the collection's metadata (no scan)."""
+    return _photos(db).estimated_document_count()
+
+
+def count_outdated(db: Database, model_version: str) -> int:
+    """Captioned photos whose model is not `model_version`: two index ranges around it (and
+    none), so the cost follows the outdated photos, not the library (index status_version)."""
+    return sum(count(db, {"caption_status": DONE, "model_version": condition})
+               for condition in ({"$lt": model_version}, {"$gt": model_version}, None))
 
 
 def set_stored_bytes(db: Database, photo_id: ObjectId, stored_bytes: int) -> None:

@@ -37,17 +37,13 @@ class NoModelVersion(ServiceError):
     http_status = 409
 
 
-def status_counts(db: Database, model_version: str | None = None) -> tuple[dict[str, int], int]:
-    """(photos by caption status, captioned photos whose model is not `model_version`),
-    from one pass over the photos."""
-    counts = dict.fromkeys(photo_repo.CAPTION_STATUSES, 0)
-    outdated = 0
-    for status, version, n in photo_repo.status_version_counts(db):
-        if status in counts:
-            counts[status] += n
-        if status == photo_repo.DONE and model_version and version != model_version:
-            outdated += n
-    return counts, outdated
+def status_counts(db: Database) -> dict[str, int]:
+    """Photos by caption status. The few in progress or failed are counted on the index;
+    "done" (nearly all of them) is the rest of the total, which costs no scan."""
+    counts = {status: photo_repo.count(db, {"caption_status": status})
+              for status in (photo_repo.PENDING, photo_repo.PROCESSING, photo_repo.FAILED)}
+    counts[photo_repo.DONE] = max(0, photo_repo.estimated_total(db) - sum(counts.values()))
+    return {status: counts[status] for status in photo_repo.CAPTION_STATUSES}
 
 
 def failed_photos(db: Database, limit: int = 50) -> list[dict]:
@@ -71,9 +67,7 @@ def current_model_version(redis: Redis, settings) -> str | None:
 
 
 def outdated_count(db: Database, model_version: str | None) -> int:
-    if not model_version:
-        return 0
-    return photo_repo.count(db, {"caption_status": photo_repo.DONE, "model_version": {"$ne": model_version}})
+    return photo_repo.count_outdated(db, model_version) if model_version else 0
 
 
 def retry_failed(db: Database, queue: Queue, settings, limit: int = MAX_RETRY_AT_ONCE) -> int:
@@ -134,12 +128,11 @@ def start_recaption_outdated(redis: Redis, queue: Queue, settings, model_version
 def stats(db: Database, queue: Queue, redis: Redis, settings) -> dict:
     live = workers(redis, settings)
     model_version = current_model_version(redis, settings)
-    by_status, outdated = status_counts(db, model_version)
     return {
         "queue_depth": queue_depth(queue),
-        "photos_by_status": by_status,
+        "photos_by_status": status_counts(db),
         "workers": [{"name": w.get("name"), "state": w.get("state"), "model_version": w.get("model_version"),
                      "host": w.get("host"), "pid": w.get("pid"), "last_heartbeat": w.get("at")} for w in live],
         "model_version": model_version,
-        "outdated_photos": outdated,
+        "outdated_photos": outdated_count(db, model_version),
     }
