@@ -29,7 +29,8 @@ class AdminUserSchema(Schema):
     state = fields.String(required=True, metadata={"description": "active, disabled or deleting"})
     photos = fields.Integer(required=True)
     storage_used_bytes = fields.Integer(required=True)
-    quota_bytes = fields.Integer(required=True, metadata={"description": "The account's quota (its own or the default)"})
+    quota_bytes = fields.Integer(required=True,
+                                 metadata={"description": "The account's quota (its own or the default)"})
     custom_quota = fields.Boolean(required=True, metadata={"description": "false: the configured default applies"})
     created_at = date_time("When the account was created", allow_none=True)
     last_login_at = date_time("Last successful log-in (website or HTTP Basic)", allow_none=True)
