@@ -32,9 +32,6 @@ class CaptionError(Exception):
         self.reason = reason
         self.index = index
 
-    def to_dict(self) -> dict:
-        return {"error": self.reason}
-
 
 @dataclass
 class Hypothesis:
