@@ -273,15 +273,15 @@ def write_chart(report: dict, path: Path) -> None:
     names = list(speed)
     bars = [("encoder_b1", "encoder, batch 1"), ("encoder_b8", "encoder, batch 8"),
             ("caption_b1", "Captioner.caption, batch 1"), ("caption_b8", "Captioner.caption, batch 8")]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
     width = 0.8 / len(bars)
     for i, (key, label) in enumerate(bars):
         values = [speed[n][key] for n in names]
         ax.bar(np.arange(len(names)) + (i - (len(bars) - 1) / 2) * width, values, width, label=label)
     quality = report.get("quality", {})
     labels = [n + (" (default)" if n == report.get("default") else "")
-              + (f"\ntest BLEU-4 {quality[n]['BLEU-4']:.4f}, CIDEr {quality[n]['CIDEr']:.3f}, "
-                 f"{quality[n]['images']} photos" if n in quality else "")
+              + (f"\ntest BLEU-4 {quality[n]['BLEU-4']:.4f}, CIDEr {quality[n]['CIDEr']:.3f}"
+                 f"\n({quality[n]['images']} photos)" if n in quality else "")
               for n in names]
     ax.set_xticks(np.arange(len(names)), labels, fontsize=8)
     ax.set_ylabel("photos/s (median of interleaved rounds)")
