@@ -36,6 +36,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,8 +123,9 @@ class Stack:
         self.worker = None
         self.wait(lambda: requests.get(f"{self.base}/healthz/live", timeout=5).status_code == 200, "web")
 
-    def _spawn(self, argv) -> subprocess.Popen:
-        process = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def _spawn(self, argv, log: str | None = None) -> subprocess.Popen:
+        output = open(self.workdir / log, "wb") if log else subprocess.DEVNULL
+        process = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=output, stderr=output)
         self.processes.append(process)
         return process
 
@@ -142,7 +144,7 @@ class Stack:
 
     def start_worker(self, model: str) -> None:
         self.env["CAPTIONER_MODEL"] = model
-        self.worker = self._spawn([sys.executable, str(ROOT / "worker.py")])
+        self.worker = self._spawn([sys.executable, str(ROOT / "worker.py")], log="worker.log")
         self.wait(lambda: requests.get(f"{self.base}/healthz", timeout=5).status_code == 200, "worker", 600)
 
     def drop_queued_jobs(self) -> None:
@@ -340,16 +342,22 @@ def main() -> int:
             for name, value in row.items():
                 if isinstance(value, dict):
                     print(f"    {name:12s} p50 {value['p50_ms']:8.1f} ms  p95 {value['p95_ms']:8.1f} ms", flush=True)
-        if args.model != "none":
-            stack.start_worker(args.model)
-            report["worker_store_time"] = worker_store_time(stack, main_user, images, args.worker_photos)
-            print(f"worker: {report['worker_store_time']}")
         report["verdict"] = verdict(report["sizes"]) if len(sizes) > 1 else None
+        if args.model != "none":
+            try:
+                stack.start_worker(args.model)
+                report["worker_store_time"] = worker_store_time(stack, main_user, images, args.worker_photos)
+            except RuntimeError as error:  # the HTTP figures stand without it
+                log_file = workdir / "worker.log"
+                tail = log_file.read_text(errors="replace")[-1500:] if log_file.exists() else ""
+                report["worker_store_time"] = {"error": str(error), "worker_log_tail": tail}
+            print(f"worker: {report['worker_store_time']}")
     finally:
         stack.close()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        shutil.rmtree(workdir, ignore_errors=True)
     plot(report["sizes"], out.with_suffix(".png"))
     print(f"written {out} and {out.with_suffix('.png')}")
     for name, check in (report["verdict"] or {}).items():
