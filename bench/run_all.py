@@ -59,7 +59,9 @@ def run(name: str, timeout_s: int, log_dir: Path) -> dict:
         output, status = (error.stdout or b"").decode() if isinstance(error.stdout, bytes) else (error.stdout or ""), \
             f"timed out after {timeout_s} s"
     log_path.write_text(output)
-    written = [p.name for p in RESULTS.glob("*.json") if before.get(p) != p.stat().st_mtime]
+    # Only the files this script names: others may write results meanwhile (a shared tree).
+    source = script.read_text()
+    written = [p.name for p in RESULTS.glob("*.json") if before.get(p) != p.stat().st_mtime and p.name in source]
     if status == "ok" and not written:
         printed = last_json(output)
         if printed is not None:
