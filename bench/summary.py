@@ -40,8 +40,9 @@ def _encoder(data: dict | None) -> list[str]:
     out += ["Photos/s, medians of interleaved rounds in one run.", ""]
     out += _table(["runtime", "encoder b1", "encoder b8", "encoder b8 / fp32", "caption b1", "caption b8",
                    "caption / encoder b1", "caption / encoder b8"], rows)
-    if data.get("default_runtime"):
-        out += [f"Default runtime: `{data['default_runtime']}`.", ""]
+    default = data.get("default_runtime") or data.get("default")
+    if default:
+        out += [f"Default runtime: `{default}`.", ""]
     return out
 
 
