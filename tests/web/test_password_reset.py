@@ -46,7 +46,7 @@ def ada(user):
     return user
 
 
-def test_reset_link_works_once_and_ends_every_session(app, ada, db, caplog):
+def test_reset_link_works_once_and_ends_every_session(app, ada, db):
     other_session = Browser(app.test_client())
     assert other_session.login().status_code == 303
     ada_doc = db.users.find_one({"email": "ada@example.com"})
