@@ -42,7 +42,8 @@ def main(n: int) -> None:
             status = "failed" if i % 100 == 0 else ("pending" if i % 37 == 0 else "done")
             docs.append({"owner_id": owners[i % 20], "created_at": now - timedelta(seconds=i), "filename": f"{i}.jpg",
                          "caption_status": status, "caption_requested_at": now - timedelta(seconds=i),
-                         "model_version": "v1" if i % 3 else "v2", "caption_error": "x" if status == "failed" else None})
+                         "model_version": "v1" if i % 3 else "v2",
+                         "caption_error": "x" if status == "failed" else None})
         started = time.perf_counter()
         db.photos.insert_many(docs)
         print(f"{n} photos inserted in {time.perf_counter() - started:.0f} s")
@@ -60,7 +61,8 @@ def main(n: int) -> None:
             query()
             started = time.perf_counter()
             result = query()
-            shown = result if isinstance(result, (int, dict)) else len(result)
+            rows = result[0] if isinstance(result, tuple) else result  # list_users: (rows, total)
+            shown = result if isinstance(result, (int, dict)) else len(rows)
             print(f"{name}: {(time.perf_counter() - started) * 1000:.0f} ms ({shown})")
     finally:
         stop_process(process)
