@@ -59,8 +59,10 @@ def test_job_end_to_end(user, db, worker, tiny_captioner):
         assert photo["model_version"].startswith("tiny-attention@")
         assert photo["alternatives"][0]["caption"] == photo["ai_caption"]
         assert all(isinstance(a["score"], float) for a in photo["alternatives"])
-        assert [a["word"] for a in photo["attention"]] == words
-        weights = photo["attention"][0]["weights"]
+        # The attention maps live apart from the photo document (repositories.photos).
+        attention = photo_repo.attention_of(db, photo["owner_id"], photo["_id"])
+        assert "attention" not in photo and [a["word"] for a in attention] == words
+        weights = attention[0]["weights"]
         assert len(weights) > 1 and len(weights[0]) > 1  # a 2-D map over the image
         assert set(photo["caption_timings"]) == {"queue_wait_s", "read_ms", "caption_ms"}
         assert photo["caption_timings"]["caption_ms"] > 0
