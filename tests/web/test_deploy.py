@@ -26,7 +26,10 @@ def test_docker_compose_file_is_valid():
     import yaml
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"web", "worker", "mongo", "redis"}
+    # Prometheus is optional: it starts only with the `monitoring` profile.
+    assert set(services) - {"prometheus"} == {"web", "worker", "mongo", "redis"}
+    if "prometheus" in services:
+        assert services.pop("prometheus")["profiles"] == ["monitoring"]
     for name, service in services.items():
         assert "healthcheck" in service, name
     assert services["mongo"]["image"].startswith("mongo:")
