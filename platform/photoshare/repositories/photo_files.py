@@ -22,7 +22,6 @@ from typing import Iterator
 import gridfs
 from bson import ObjectId
 from gridfs.errors import NoFile
-from pymongo import ASCENDING
 from pymongo.database import Database
 
 from ..blobs import BlobNotFound, BlobStore, GridFSBlobStore
@@ -77,9 +76,9 @@ def photo_id_of_key(key: str) -> ObjectId | None:
 
 def ensure_indexes(db: Database) -> None:
     # GridFS (the gridfs blob store, and old stores): creating these up front keeps reads
-    # indexed even on an empty database.
-    db.fs.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
-    db.fs.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+    # indexed even on an empty database; GridFSBlobStore adds the single-field indexes the
+    # embedded store serves lookups from (docs/STORAGE.md).
+    GridFSBlobStore(db).ensure_indexes()
 
 
 # -- Writing and deleting -----------------------------------------------------------------
