@@ -126,3 +126,13 @@ def test_backfill_gives_old_photos_their_tokens_and_is_idempotent(library, db, r
     assert {p["_id"]: (p["search_tokens"], p["caption_tokens"]) for p in db.photos.find({})} == before
     assert search.backfill(db) == 0
     assert dashboard(ada, "pets") == [str(cat["_id"])]
+
+
+def test_search_results_page_newest_first(library, app, db):
+    ada, dog, _ = library
+    newer = upload_captioned(ada, db, "two dogs run on the beach", name="three.png")
+    app.config["PHOTOS_PER_PAGE"] = 1
+    first = text(ada.client.get("/?q=dog"))
+    assert ids_on(first) == [str(newer["_id"])] and 'rel="next" href="/?page=2&amp;q=dog"' in first
+    second = text(ada.client.get("/?q=dog&page=2"))
+    assert ids_on(second) == [str(dog["_id"])] and 'rel="next"' not in second and 'rel="prev"' in second
