@@ -131,6 +131,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         # Running the platform (issue 14; README "Administration").
         **_administration_settings(env),
         "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", False),
+        # Server-side login sessions (services.sessions): ended after this long without a
+        # request, and this long after log-in however active.
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 720),
+        "SESSION_LIFETIME_HOURS": _int(env, "SESSION_LIFETIME_HOURS", 168),
+        # Host names this site answers to (a forged Host header gets a 400 and never reaches
+        # an absolute URL); unset: PUBLIC_URL's host, or any host when PUBLIC_URL is unset.
+        "TRUSTED_HOSTS": [h.strip() for h in (_env(env, "TRUSTED_HOSTS") or "").split(",") if h.strip()] or None,
+        # Throttles of the other password and cost checks (views/auth.py).
+        "SIGNUP_LIMIT_PER_ADDRESS": _env(env, "SIGNUP_LIMIT_PER_ADDRESS", "20 per hour"),
+        "PASSWORD_CHECK_LIMIT": _env(env, "PASSWORD_CHECK_LIMIT", "5 per 15 minutes"),
         "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 0),
         "SECRET_KEY": _env(env, "SECRET_KEY"),
         "INSTANCE_PATH": _env(env, "INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
