@@ -75,6 +75,9 @@ def ensure_indexes(db: Database) -> None:
     photos.create_index([("search_tokens", ASCENDING)], name="search_tokens")
     photos.create_index([("caption_tokens", ASCENDING)], name="caption_tokens")
     photos.create_index([("visibility", ASCENDING)], name="visibility")
+    # Exact duplicates (find_duplicate): the sha256 of the uploaded bytes, nearly unique on
+    # its own, so one single-field index serves the owner's lookup on both stores.
+    photos.create_index([("sha256", ASCENDING)], name="sha256")
     # Reconciliation: photos left pending or processing.
     photos.create_index([("caption_status", ASCENDING), ("caption_requested_at", ASCENDING)],
                         name="caption_status")
@@ -156,6 +159,12 @@ def replace_file_ref(db: Database, photo_id: ObjectId, variant: str, old_ref, ne
     result = _photos(db).update_one({"_id": photo_id, f"files.{variant}": old_ref},
                                     {"$set": {f"files.{variant}": new_ref}})
     return result.matched_count > 0
+
+
+def find_duplicate(db: Database, owner_id: ObjectId, sha256: str) -> dict | None:
+    """The owner's photo whose uploaded bytes have this sha256, if any (photos stored
+    before uploads were hashed have no sha256 and are never found)."""
+    return _photos(db).find_one({"sha256": sha256, "owner_id": owner_id}, {"_id": 1, "filename": 1})
 
 
 def count_in_album(db: Database, owner_id: ObjectId, album_id: ObjectId) -> int:
