@@ -128,6 +128,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         "SHARE_NOT_FOUND_LIMIT": _env(env, "SHARE_NOT_FOUND_LIMIT", "30 per 10 minutes"),
         "SHARE_PASSWORD_LIMIT_PER_ADDRESS": _env(env, "SHARE_PASSWORD_LIMIT_PER_ADDRESS", "10 per 15 minutes"),
         "SHARE_PASSWORD_LIMIT_PER_LINK": _env(env, "SHARE_PASSWORD_LIMIT_PER_LINK", "30 per hour"),
+        # Web uploads (POST /upload) per account: the dashboard sends one request per photo,
+        # so 100 photos in one go are 100 requests; far above what people do, far below abuse.
+        "UPLOAD_LIMIT_PER_ACCOUNT": _env(env, "UPLOAD_LIMIT_PER_ACCOUNT", "300 per 10 minutes"),
         # Running the platform (issue 14; README "Administration").
         **_administration_settings(env),
         "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", False),
