@@ -238,7 +238,7 @@ def test_indexes_exist_for_every_query(db):
     photo_indexes = {tuple(i["key"].items()) if hasattr(i["key"], "items") else tuple(i["key"])
                      for i in db.photos.list_indexes()}
     names = {i["name"] for i in db.photos.list_indexes()}
-    assert {"owner_newest", "owner_album_newest", "caption_status"} <= names and photo_indexes
+    assert {"owner_id_desc", "owner_album_id_desc", "owner", "album_ids", "caption_status"} <= names and photo_indexes
     assert "email_unique" in {i["name"] for i in db.users.list_indexes()}
     assert "owner_name_unique" in {i["name"] for i in db.albums.list_indexes()}
     assert "owner" in {i["name"] for i in db.photo_attention.list_indexes()}

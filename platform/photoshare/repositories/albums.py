@@ -10,7 +10,9 @@ from pymongo.errors import DuplicateKeyError
 
 from ..clock import utcnow
 
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+# Newest first by `_id` (made at creation) alone: the order the API's album cursor
+# (services.pagination, `_id < last`) walks, served from an index by both stores.
+NEWEST_FIRST = [("_id", DESCENDING)]
 
 
 class NameTaken(Exception):
@@ -20,10 +22,16 @@ class NameTaken(Exception):
 def ensure_indexes(db: Database) -> None:
     db.albums.create_index([("owner_id", ASCENDING), ("name_key", ASCENDING)], unique=True,
                            name="owner_name_unique")
-    db.albums.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest")
+    db.albums.create_index([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc")
     # A profile's public albums, newest first.
-    db.albums.create_index([("owner_id", ASCENDING), ("visibility", ASCENDING), ("created_at", DESCENDING)],
-                           name="owner_visibility_newest")
+    db.albums.create_index([("owner_id", ASCENDING), ("visibility", ASCENDING), ("_id", DESCENDING)],
+                           name="owner_visibility_id_desc")
+    # The single-field index the embedded store walks (docs/STORAGE.md).
+    db.albums.create_index([("owner_id", ASCENDING)], name="owner")
+    existing = db.albums.index_information()
+    for retired in ("owner_newest", "owner_visibility_newest"):  # before the _id order
+        if retired in existing:
+            db.albums.drop_index(retired)
 
 
 def insert(db: Database, owner_id: ObjectId, name: str, name_key: str) -> dict:

@@ -41,7 +41,12 @@ CAPTION_STATUSES = (PENDING, PROCESSING, DONE, FAILED)
 # read only where they are shown), so listings, scans and counts never decode them.
 LIST_FIELDS = {"attention": 0, "alternatives": 0}
 DETAIL_FIELDS = {"attention": 0}
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+# Newest upload first. The `_id` is made at upload, so it is the upload order, and one
+# key (no tie-breaker) is what both stores serve from an index: MongoDB from
+# {owner_id: 1, _id: -1}, the embedded store by walking a single-field index in _id
+# order and stopping after a page (docs/STORAGE.md). Cursors (services.pagination) are
+# plain `_id < last` conditions on the same key.
+NEWEST_FIRST = [("_id", DESCENDING)]
 
 
 def _photos(db: Database):
@@ -56,12 +61,11 @@ def _attention(db: Database):
 
 def ensure_indexes(db: Database) -> None:
     photos = _photos(db)
-    # Grid and pagination: a user's photos, newest first (_id breaks ties).
-    photos.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-                        name="owner_newest")
+    # Grid and cursor pages: a user's photos, newest upload first (NEWEST_FIRST).
+    photos.create_index([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc")
     # An album's photos, newest first (album_ids is an array: multikey index).
-    photos.create_index([("owner_id", ASCENDING), ("album_ids", ASCENDING), ("created_at", DESCENDING)],
-                        name="owner_album_newest")
+    photos.create_index([("owner_id", ASCENDING), ("album_ids", ASCENDING), ("_id", DESCENDING)],
+                        name="owner_album_id_desc")
     # Search (repositories.search_tokens): the owner's, and /explore's over public photos.
     # Multikey indexes; a query requires all its tokens, bounded by one of them.
     photos.create_index([("owner_id", ASCENDING), ("search_tokens", ASCENDING)], name="owner_search")
@@ -78,12 +82,19 @@ def ensure_indexes(db: Database) -> None:
     # Exact duplicates (find_duplicate): the sha256 of the uploaded bytes, nearly unique on
     # its own, so one single-field index serves the owner's lookup on both stores.
     photos.create_index([("sha256", ASCENDING)], name="sha256")
+    photos.create_index([("owner_id", ASCENDING)], name="owner")
+    photos.create_index([("album_ids", ASCENDING)], name="album_ids")
     # Reconciliation: photos left pending or processing.
     photos.create_index([("caption_status", ASCENDING), ("caption_requested_at", ASCENDING)],
                         name="caption_status")
     # The system page: captioned photos of another model version than the current one.
     photos.create_index([("caption_status", ASCENDING), ("model_version", ASCENDING)], name="status_version")
     _attention(db).create_index([("owner_id", ASCENDING)], name="owner")
+    # Replaced by the _id-ordered ones above (stores made before the change carry them).
+    existing = photos.index_information()
+    for retired in ("owner_newest", "owner_album_newest"):
+        if retired in existing:
+            photos.drop_index(retired)
 
 
 # -- Reading ----------------------------------------------------------------------
@@ -103,7 +114,11 @@ def exists(db: Database, photo_id: ObjectId, owner_id: ObjectId | None = None) -
 
 
 def count(db: Database, query: dict) -> int:
-    return _photos(db).count_documents(query)
+    # The `count` command, not count_documents: pymongo sends the latter as an aggregation,
+    # which the embedded store evaluates by decoding every matching document (seconds at
+    # 10,000 photos); `count` of one indexed equality is counted in its index there, and
+    # on MongoDB it is exact for these filters (no sharding, no orphans).
+    return _photos(db).database.command("count", _photos(db).name, query=query)["n"]
 
 
 def page(db: Database, query: dict, *, skip: int, limit: int, projection=LIST_FIELDS) -> list[dict]:
@@ -118,10 +133,8 @@ def newest(db: Database, query: dict, *, limit: int, projection=LIST_FIELDS) -> 
 
 
 def page_by_id(db: Database, query: dict, *, skip: int, limit: int, projection=LIST_FIELDS) -> list[dict]:
-    """Photos matching `query`, newest upload first by `_id` (made at upload), from offset
-    `skip`: the public listings. The embedded store serves this order from a single-field
-    index of one of the query's equalities, and stops reading at skip + limit."""
-    return list(_photos(db).find(query, projection).sort([("_id", DESCENDING)]).skip(skip).limit(limit))
+    """The same as `page` (the listings all share NEWEST_FIRST): kept for its callers' names."""
+    return page(db, query, skip=skip, limit=limit, projection=projection)
 
 
 def existing_ids(db: Database, photo_ids: Iterable[ObjectId]) -> set[ObjectId]:
@@ -168,7 +181,9 @@ def find_duplicate(db: Database, owner_id: ObjectId, sha256: str) -> dict | None
 
 
 def count_in_album(db: Database, owner_id: ObjectId, album_id: ObjectId) -> int:
-    return _photos(db).count_documents({"owner_id": owner_id, "album_ids": album_id})
+    # By album id alone (one indexed equality, see count): an album id is unique across
+    # owners and add_to_album only ever files the album owner's photos under it.
+    return count(db, {"album_ids": album_id})
 
 
 # -- Creating and deleting -----------------------------------------------------------

@@ -2,10 +2,13 @@
 
 - Offset pages (`OffsetPage`): the website's grids, with page numbers.
 - Cursor ("keyset") pages (`CursorPage`): the API's lists. A page is read after a
-  position (created_at, _id) rather than at an offset, so items added or deleted while
-  a client walks the list never make it skip or repeat one: new items sort before the
-  position already reached. The cursor is opaque to clients (base64url JSON of the
-  last item's position); a malformed one is a ValidationError.
+  position (the last item's `_id`) rather than at an offset, so items added or deleted
+  while a client walks the list never make it skip or repeat one: new items sort before
+  the position already reached. Lists are newest upload first by `_id` alone (made at
+  upload; one key is what both stores serve from an index), so the position is
+  `_id < last`. The cursor is opaque to clients (base64url JSON of the last item's
+  position); a malformed one is a ValidationError. Cursors issued before the order was
+  `_id` alone also carried a time, which is ignored.
 
 What is listed (and under which filter) is the business of services.photos and
 services.albums; this module only holds the mechanics.
@@ -18,7 +21,6 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -76,33 +78,34 @@ def clamp_per_page(limit) -> int:
 
 
 def encode_cursor(doc: dict) -> str:
-    created = doc["created_at"]
-    position = {"t": int(created.timestamp() * 1000) if created else None, "i": str(doc["_id"])}
+    position = {"i": str(doc["_id"])}
     raw = json.dumps(position, separators=(",", ":")).encode("ascii")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
+def decode_cursor(cursor: str) -> ObjectId:
     invalid = ValidationError("The cursor is not valid; use the next_cursor of a previous page.",
                               code="invalid_cursor", field="cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        millis, oid = position["t"], ObjectId(position["i"])
-        if not isinstance(millis, int) or isinstance(millis, bool):
-            raise invalid
-        return datetime.fromtimestamp(millis / 1000, UTC), oid
-    except (ValueError, TypeError, KeyError, InvalidId, binascii.Error, UnicodeError, OverflowError, OSError):
+        return ObjectId(position["i"])
+    except (ValueError, TypeError, KeyError, InvalidId, binascii.Error, UnicodeError):
         raise invalid from None
 
 
 def after_cursor(query: dict, cursor: str | None) -> dict:
-    """`query` restricted to the items after the cursor's position (newest-first order)."""
+    """`query` restricted to the items after the cursor's position (newest-first order).
+
+    The condition joins the query's own top-level fields (an `$and` only when the query
+    already constrains `_id`), so the equality the embedded store's index serves stays
+    where its planner looks for it."""
     if not cursor:
         return query
-    created_at, oid = decode_cursor(cursor)
-    after = {"$or": [{"created_at": {"$lt": created_at}}, {"created_at": created_at, "_id": {"$lt": oid}}]}
-    return {"$and": [query, after]}
+    after = {"$lt": decode_cursor(cursor)}
+    if "_id" in query:
+        return {"$and": [query, {"_id": after}]}
+    return {**query, "_id": after}
 
 
 def cursor_page(read_newest, query: dict, limit, cursor: str | None) -> CursorPage:

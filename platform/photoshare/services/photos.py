@@ -250,7 +250,9 @@ def list_photos(db: Database, owner_id: ObjectId, *, page: int = 1, per_page: in
         items = photo_repo.page_by_id(db, query, skip=(page - 1) * per_page, limit=per_page + 1)
         return OffsetPage(items=items[:per_page], page=page, per_page=per_page,
                           total=(page - 1) * per_page + len(items))
-    total = photo_repo.count(db, query)
+    # An album's count by its id alone: the one-equality count both stores serve from an index.
+    total = (photo_repo.count_in_album(db, owner_id, query["album_ids"]) if album_id is not None
+             else photo_repo.count(db, query))
     items = photo_repo.page(db, query, skip=(page - 1) * per_page, limit=per_page)
     return OffsetPage(items=items, page=page, per_page=per_page, total=total)
 
