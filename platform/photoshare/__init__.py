@@ -9,6 +9,8 @@ The code lives in platform/photoshare; `platform` itself is never an import name
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -47,12 +49,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
     )
+    _trust_only_the_public_host(app)
     if app.config["TRUSTED_PROXY_HOPS"]:
         hops = app.config["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.url_map.converters["oid"] = ObjectIdConverter
 
-    from . import cli, errors, request_limits, security_headers
+    from . import cli, errors, request_limits, security_headers, throttling
     from .extensions import backends, csrf, limiter, login_manager
     from .views import profiles, share_links
     from .views import account_export, admin, api_keys, auth, gallery, health, metrics, password_reset, sharing
@@ -61,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     state = backends.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    throttling.init_app(app)
     login_manager.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
@@ -92,3 +96,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     # is not reachable yet).
     state.ensure_indexes()
     return app
+
+
+def _trust_only_the_public_host(app: Flask) -> None:
+    """With PUBLIC_URL set, absolute URLs (og:url, API links) are built on its host, and
+    requests naming another Host get a 400 (TRUSTED_HOSTS, default: PUBLIC_URL's host):
+    a forged Host header never reaches a page, a link or a cache."""
+    public_url = app.config.get("PUBLIC_URL")
+    if not public_url:
+        return
+    parts = urlsplit(public_url)
+    app.config["SERVER_NAME"] = parts.netloc
+    app.config["PREFERRED_URL_SCHEME"] = parts.scheme or "http"
+    if not app.config.get("TRUSTED_HOSTS"):
+        app.config["TRUSTED_HOSTS"] = [parts.hostname]

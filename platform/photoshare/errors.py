@@ -9,10 +9,10 @@ challenges, validation details: photoshare.api.errors) and calls this renderer.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -27,6 +27,11 @@ HTTP_MESSAGES = {
     404: "There is nothing at this address.",
     405: "This action is not available here.",
 }
+
+
+# Endpoints whose JSON errors are `{"code", "message"}` at the top level: the web upload's
+# JSON mode, whose shape is agreed with the dashboard's script.
+FLAT_JSON_ENDPOINTS = frozenset({"gallery.upload"})
 
 
 def wants_json() -> bool:
@@ -46,9 +51,11 @@ def error_response(status: int, code: str, message: str, *, title: str | None = 
             error["field"] = field
         if details:
             error["details"] = details
-        response = jsonify({"error": error, **(extra or {})})
+        body = {"code": code, "message": message} if request.endpoint in FLAT_JSON_ENDPOINTS else {"error": error}
+        response = jsonify({**body, **(extra or {})})
         response.status_code = status
     else:
+        _load_user_or_anonymous()
         response = current_app.make_response((
             render_template("error.html", status=status, title=title or "Something went wrong", message=message),
             status))
@@ -56,6 +63,20 @@ def error_response(status: int, code: str, message: str, *, title: str | None = 
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _load_user_or_anonymous() -> None:
+    """Load the logged-in user for the error page's top bar, or settle for an anonymous
+    one. The page may be telling that the store is down: loading the user (a session
+    look-up in the store) would then fail again inside this error handler and turn the
+    503 page into a bare 500."""
+    if "_login_user" in g:
+        return
+    manager = current_app.login_manager
+    try:
+        manager._load_user()
+    except (PyMongoError, RedisConnectionError, RedisTimeoutError):
+        g._login_user = manager.anonymous_user()
 
 
 def http_error_message(error: HTTPException) -> str:

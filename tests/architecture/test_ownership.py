@@ -27,6 +27,7 @@ OWNERS = {
     "exports": "repositories/exports.py",
     "fs": "repositories/photo_files.py",
     "share_links": "repositories/share_links.py",
+    "sessions": "repositories/sessions.py",
 }
 
 

@@ -7,6 +7,7 @@
     api_keys     `api_keys`
     share_links  `share_links` (search_tokens: the photos' search words, no collection)
     site_settings, invites, password_resets, exports   administration (issue 14)
+    sessions     `sessions`: server-side login sessions (issue 11)
 
 Services (photoshare.services) call these; nothing above the services touches the
 store. Functions take the pymongo Database first and return documents, None or a
@@ -18,10 +19,10 @@ from __future__ import annotations
 from pymongo.database import Database
 
 from . import albums, api_keys, exports, invites, password_resets, photo_files, photos, site_settings, users
-from . import share_links
+from . import sessions, share_links
 
 __all__ = ["albums", "api_keys", "ensure_indexes", "exports", "invites", "password_resets", "photo_files", "photos",
-           "site_settings", "users"]
+           "sessions", "site_settings", "users"]
 
 
 def ensure_indexes(db: Database) -> None:
@@ -33,3 +34,4 @@ def ensure_indexes(db: Database) -> None:
     if site_settings.adopt_existing_install(db, lambda: users.oldest_id(db)):
         users.set_role(db, site_settings.first_admin_user(db), users.ADMIN)
     share_links.ensure_indexes(db)
+    sessions.ensure_indexes(db)

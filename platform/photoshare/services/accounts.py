@@ -19,7 +19,7 @@ from ..repositories import exports as export_repo
 from ..repositories import password_resets as reset_repo
 from ..repositories import site_settings
 from ..repositories import users as user_repo
-from . import api_keys
+from . import api_keys, sessions
 from .errors import AuthenticationFailed, Conflict, NotFound, ValidationError
 
 MIN_PASSWORD_LENGTH = 8
@@ -216,6 +216,7 @@ def change_password(
         raise ValidationError("The current password is wrong.", field="current_password")
     validate_password(new_password, field="new_password")
     updated = user_repo.set_password(db, user_id, hash_password(new_password, rounds))
+    sessions.end_all_of_user(db, user_id)  # the caller opens a new one for whoever changed it
     api_keys.revoke_all_keys(db, user_id)
     return updated
 
@@ -248,6 +249,7 @@ def delete_account(db: Database, user_id: ObjectId, password: str) -> AccountDel
 def close_account(db: Database, user_id: ObjectId) -> None:
     """End every session and API key of the account and mark it deleting."""
     user_repo.mark_deleting(db, user_id)
+    sessions.end_all_of_user(db, user_id)
     api_key_repo.delete_all(db, user_id)
 
 
