@@ -181,6 +181,18 @@ class BlobStore(abc.ABC):
         """Every stored blob (written before `older_than`, an aware datetime, if given),
         in no particular order. Blobs written while iterating may or may not appear."""
 
+    def scan(self, older_than: datetime, after: str | None = None,
+             limit: int = 1000) -> tuple[list[BlobEntry], str | None]:
+        """One bounded page of the blobs written before `older_than`, for an incremental
+        orphan sweep: at most `limit` entries that come after the cursor `after` (None:
+        from the start), and the cursor of the next page (None: this was the last one).
+        Cursors are opaque strings of the backend. This default lists every blob to make
+        one page; the backends override it with reads bounded by `limit`."""
+        keys = sorted((entry for entry in self.iter_blobs(older_than=older_than)
+                       if after is None or entry.key > after), key=lambda entry: entry.key)
+        page = keys[:limit]
+        return page, (page[-1].key if len(keys) > limit else None)
+
     def ensure_indexes(self) -> None:
         """Create what the backend needs to find blobs fast (idempotent; nothing by default)."""
 

@@ -140,20 +140,47 @@ class FileSystemBlobStore(BlobStore):
         except FileNotFoundError:
             raise BlobNotFound(key) from None
 
+    def _shards(self) -> list[str]:
+        return sorted(shard.name for shard in os.scandir(self.root)
+                      if len(shard.name) == 2 and set(shard.name) <= _HEX and shard.is_dir(follow_symlinks=False))
+
     def iter_blobs(self, older_than: datetime | None = None) -> Iterator[BlobEntry]:
-        for shard in os.scandir(self.root):
-            if len(shard.name) != 2 or not set(shard.name) <= _HEX or not shard.is_dir(follow_symlinks=False):
+        for shard in self._shards():
+            yield from self._shard_blobs(shard, older_than)
+
+    def scan(self, older_than: datetime, after: str | None = None,
+             limit: int = 1000) -> tuple[list[BlobEntry], str | None]:
+        """In (shard, key) order, reading one shard folder at a time (about 1/256 of
+        the files each), from the shard of the cursor on, until `limit` are found."""
+        start = (self._shard(after), after) if after is not None else ("", "")
+        page: list[BlobEntry] = []
+        for shard in self._shards():
+            if shard < start[0]:
                 continue
-            for entry in os.scandir(shard.path):
-                key = entry.name.replace(_SEPARATOR, "/")
-                try:
-                    if validate_key(key) and self._shard(key) != shard.name:
-                        continue  # not a file this store wrote
-                    stat = entry.stat(follow_symlinks=False)
-                except (InvalidBlobKey, FileNotFoundError):
+            entries = sorted(self._shard_blobs(shard, older_than), key=lambda entry: entry.key)
+            for entry in entries:
+                if (shard, entry.key) <= start:
                     continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                modified_at = _mtime(stat)
-                if older_than is None or modified_at < older_than:
-                    yield BlobEntry(key=key, size=stat.st_size, modified_at=modified_at)
+                if len(page) == limit:
+                    return page, page[-1].key
+                page.append(entry)
+        return page, None
+
+    def _shard_blobs(self, shard_name: str, older_than: datetime | None) -> Iterator[BlobEntry]:
+        try:
+            entries = list(os.scandir(self.root / shard_name))
+        except FileNotFoundError:  # removed meanwhile
+            return
+        for entry in entries:
+            key = entry.name.replace(_SEPARATOR, "/")
+            try:
+                if validate_key(key) and self._shard(key) != shard_name:
+                    continue  # not a file this store wrote
+                stat = entry.stat(follow_symlinks=False)
+            except (InvalidBlobKey, FileNotFoundError):
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            modified_at = _mtime(stat)
+            if older_than is None or modified_at < older_than:
+                yield BlobEntry(key=key, size=stat.st_size, modified_at=modified_at)

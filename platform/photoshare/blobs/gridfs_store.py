@@ -28,7 +28,7 @@ from pymongo.database import Database
 
 from .base import BlobEntry, BlobInfo, BlobNotFound, BlobReader, BlobStore, HashingReader, InvalidBlobKey, validate_key
 
-BATCH = 500  # ids checked per query by remove_incomplete
+BATCH = 500  # chunks read per query by remove_incomplete
 
 
 def _aware(moment: datetime) -> datetime:
@@ -113,27 +113,52 @@ class GridFSBlobStore(BlobStore):
         return deleted
 
     def remove_incomplete(self, older_than: datetime) -> int:
-        """Delete chunks whose files document never came (a writer killed mid-file),
-        of files started before `older_than` (their ObjectId tells when)."""
-        cutoff = ObjectId.from_datetime(older_than)
-        removed, batch = 0, []
+        """Delete chunks whose files document is missing, of files started before
+        `older_than` (their ObjectId tells when): a writer killed mid-file, or a deletion
+        killed between the files document and the last of its chunks (so any chunk
+        counts, not only the first). Page by page (remove_incomplete_page)."""
+        cursor, removed = None, 0
+        while True:
+            count, cursor = self.remove_incomplete_page(older_than, cursor, BATCH)
+            removed += count
+            if cursor is None:
+                return removed
 
-        def check(ids: list) -> int:
+    def remove_incomplete_page(self, older_than: datetime, after: ObjectId | None,
+                               limit: int) -> tuple[int, ObjectId | None]:
+        """One page of remove_incomplete, `limit` chunks read in `files_id` order after the
+        cursor `after`: (files removed, the next page's cursor or None at the end)."""
+        bound = {"$lt": ObjectId.from_datetime(older_than)}
+        if after is not None:
+            bound["$gt"] = after
+        page = list(self.chunks.find({"files_id": bound}, {"files_id": 1}).sort("files_id", 1).limit(limit))
+        ids = list(dict.fromkeys(chunk["files_id"] for chunk in page))
+        removed = 0
+        if ids:
             complete = {doc["_id"] for doc in self.files.find({"_id": {"$in": ids}}, {"_id": 1})}
             missing = [file_id for file_id in ids if file_id not in complete]
             if missing:
                 self.chunks.delete_many({"files_id": {"$in": missing}})
-            return len(missing)
+            removed = len(missing)
+        return removed, (ids[-1] if len(page) == limit else None)
 
-        first_chunks = self.chunks.find({"files_id": {"$lt": cutoff}, "n": 0}, {"files_id": 1})
-        for chunk in first_chunks:
-            batch.append(chunk["files_id"])
-            if len(batch) >= BATCH:
-                removed += check(batch)
-                batch = []
-        if batch:
-            removed += check(batch)
-        return removed
+    def scan(self, older_than: datetime, after: str | None = None,
+             limit: int = 1000) -> tuple[list[BlobEntry], str | None]:
+        """In files-document `_id` order (the cursor is the last `_id`), `limit` at a time.
+        Every revision of a key is listed: the sweep deletes them all alike."""
+        query = {"uploadDate": {"$lt": older_than}}
+        if after is not None:
+            query["_id"] = {"$gt": ObjectId(after)}
+        docs = list(self.files.find(query, {"filename": 1, "length": 1, "uploadDate": 1})
+                    .sort("_id", 1).limit(limit))
+        page = []
+        for doc in docs:
+            try:
+                key = validate_key(doc.get("filename"))
+            except InvalidBlobKey:
+                continue  # a GridFS file this store did not write
+            page.append(BlobEntry(key=key, size=doc["length"], modified_at=_aware(doc["uploadDate"])))
+        return page, (str(docs[-1]["_id"]) if len(docs) == limit else None)
 
     # -- Reading -------------------------------------------------------------------
 

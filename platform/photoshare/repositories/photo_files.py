@@ -17,7 +17,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
 
 import gridfs
 from bson import ObjectId
@@ -144,24 +143,44 @@ def read(db: Database, ref) -> bytes:
 
 # -- The orphan sweep ----------------------------------------------------------------------
 
-def stored_before(db: Database, cutoff: datetime) -> Iterator[tuple[object, ObjectId]]:
-    """(reference, photo id) of every photo file written before `cutoff`: in the blob
-    store, and GridFS files of a store from before the blob store."""
+# The orphan sweep reads the stored files in bounded pages, phase by phase: the blob
+# store's files, then (when the blob store is not GridFS) GridFS files of a store from
+# before the blob store.
+STORED_PHASES = ("blobs", "legacy")
+
+
+def stored_page(db: Database, cutoff: datetime, phase: str, after, limit: int) -> tuple[list, object]:
+    """One page of the photo files written before `cutoff`: at most `limit` (reference,
+    photo id) of one phase after the cursor `after` (None: from the start), and the next
+    page's cursor (None: the phase is done). Each page is one bounded read."""
     store = store_of(db)
-    for entry in store.iter_blobs(older_than=cutoff):
-        photo_id = photo_id_of_key(entry.key)
-        if photo_id is not None:
-            yield entry.key, photo_id
-    if store.kind != "gridfs":  # legacy GridFS files (the gridfs store listed them above)
-        files = db.fs.files.find({"uploadDate": {"$lte": cutoff}, "metadata.photo_id": {"$exists": True}},
-                                 {"metadata.photo_id": 1})
-        for stored in files:
-            yield stored["_id"], stored["metadata"]["photo_id"]
+    if phase == "blobs":
+        entries, after = store.scan(cutoff, after, limit)
+        return [(entry.key, photo_id_of_key(entry.key)) for entry in entries
+                if photo_id_of_key(entry.key) is not None], after
+    if store.kind == "gridfs":  # the gridfs store listed them among its blobs
+        return [], None
+    query = {"uploadDate": {"$lte": cutoff}, "metadata.photo_id": {"$exists": True}}
+    if after is not None:
+        query["_id"] = {"$gt": after}
+    docs = list(db.fs.files.find(query, {"metadata.photo_id": 1}).sort("_id", 1).limit(limit))
+    return ([(doc["_id"], doc["metadata"]["photo_id"]) for doc in docs],
+            docs[-1]["_id"] if len(docs) == limit else None)
 
 
-def remove_incomplete(db: Database, cutoff: datetime) -> int:
-    """Remove leftovers of writes that never finished (a killed process) before `cutoff`."""
-    return store_of(db).remove_incomplete(cutoff)
+def remove_orphan_chunks_page(db: Database, cutoff: datetime, after, limit: int) -> tuple[int, object]:
+    """One bounded page of GridFS chunks without their files document, of files started
+    before `cutoff` (a killed write or deletion; the gridfs blob store's, or of a store
+    from before the blob store), read in `files_id` order after `after`: (files removed,
+    the next page's cursor or None)."""
+    return GridFSBlobStore(db).remove_incomplete_page(cutoff, after, limit)
+
+
+def remove_incomplete_writes(db: Database, cutoff: datetime) -> int:
+    """The blob store's own leftovers of killed writes (e.g. temp files of the fs store;
+    the gridfs store's are its orphan chunks, see remove_orphan_chunks_page)."""
+    store = store_of(db)
+    return 0 if store.kind == "gridfs" else store.remove_incomplete(cutoff)
 
 
 def legacy_file(db: Database, file_id: ObjectId) -> tuple[bytes, str | None] | None:

@@ -6,22 +6,26 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import socket
 import sys
 
 from .. import queueing
 from ..config import load_settings
+from ..services.captions import reconcile_captions
 from ..services.reconciliation import reconcile
 from .batching import BatchingWorker
 from .context import configure
-from .maintenance import Maintenance
+from .maintenance import Maintenance, Reconciler, reap_dead_local_workers
 from .model import ModelMissing, get_captioner
 
 log = logging.getLogger("photoshare.worker")
 
 
 def worker_name(settings: dict) -> str:
-    return f"{settings['PHOTOSHARE_PREFIX']}-{socket.gethostname()}-{os.getpid()}"
+    """Unique per start: host and pid alone repeat in a restarted container (same
+    hostname, PID 1 again), and RQ refuses a worker whose name is still registered."""
+    return f"{settings['PHOTOSHARE_PREFIX']}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def run_worker(settings: dict | None = None, *, burst: bool = False, name: str | None = None) -> bool:
@@ -29,7 +33,8 @@ def run_worker(settings: dict | None = None, *, burst: bool = False, name: str |
     with `burst`). Returns whether any job ran."""
     ctx = configure(settings)
     name = name or worker_name(ctx.settings)
-    maintenance = Maintenance(ctx, name)
+    reconciler = Reconciler(ctx)
+    maintenance = Maintenance(ctx, name, reconciler)
     maintenance.beat()       # visible in /healthz as "loading" while the model loads
     maintenance.start()
     try:
@@ -37,15 +42,23 @@ def run_worker(settings: dict | None = None, *, burst: bool = False, name: str |
         maintenance.model_version = captioner.model_version
         maintenance.state = "ready"
         maintenance.beat()
+        # A worker of this host killed within the heartbeat TTL (then restarted: us)
+        # still looks alive; its jobs are re-queued now rather than an interval later.
+        reap_dead_local_workers(ctx.redis, ctx.settings["PHOTOSHARE_PREFIX"], name)
         # RECONCILE_MIN_AGE, as always: a photo uploaded this instant is still queueing
         # its own job and must not get a second one.
-        report = reconcile(ctx.db, ctx.queue, ctx.settings)
+        report = reconcile_captions(ctx.db, ctx.queue, ctx.settings)
         log.info("start-up reconciliation: %s", report)
+        if burst:  # a one-off run: a sweep pass before the jobs
+            reconciler.sweep.run_pass()
+        else:  # the sweep in bounded passes, from the reconciler's thread
+            reconciler.start()
         worker = make_worker(ctx, name)
         log.info("worker %s listening on queue %s (batches of up to %d photos, encoder %s)", name,
                  ctx.queue.name, worker.batch_size, getattr(captioner, "encoder_runtime", "?"))
         return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
     finally:
+        reconciler.stop()
         maintenance.stop()
 
 
