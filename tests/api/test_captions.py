@@ -65,7 +65,7 @@ def test_image_the_model_cannot_read_is_422(read_api, worker):
     model.set_captioner(FailingCaptioner(refuses="the image is blank"))  # a refusal, injected
     response = run_with_worker(worker, lambda: read_api.upload(make_image(), url="/api/v1/captions"))
     assert response.status_code == 422
-    assert _error(response) == {"code": "caption_failed", "message": "the image is blank"}
+    assert _error(response) == {"code": "caption_failed", "message": "The captioning model could not read this image."}
 
 
 def test_a_crashing_worker_is_503(read_api, worker):

@@ -42,8 +42,12 @@ class Browser:
     def logout(self):
         return self.post("/logout", page="/logout")
 
-    def upload(self, *files: tuple[str, bytes], **kwargs):
+    def upload(self, *files: tuple[str, bytes], keep_both: bool = True, **kwargs):
+        # keep_both by default: most tests upload the same tiny image again and again;
+        # the duplicate tests (tests/web/test_duplicates.py) pass keep_both=False.
         data = {"images": [(io.BytesIO(content), name) for name, content in files]}
+        if keep_both:
+            data["keep_both"] = "1"
         return self.post("/upload", data, page="/", content_type="multipart/form-data", **kwargs)
 
 

@@ -207,14 +207,16 @@ def test_parallel_uploads_cannot_pass_the_quota_together(app, db, queue):
     owner = accounts.register(db, "racer@example.com", "correct horse", rounds=4)
     image = make_image(size=(200, 150))
     # Measure one photo's stored bytes, then allow room for exactly two more.
-    first = photo_service.add_photo(db, queue, owner["_id"], "one.jpg", io.BytesIO(image), app.config)
+    first = photo_service.add_photo(db, queue, owner["_id"], "one.jpg", io.BytesIO(image), app.config,
+                                    keep_both=True)
     db.users.update_one({"_id": owner["_id"]}, {"$set": {"quota_bytes": 3 * first["stored_bytes"]}})
     barrier, outcomes = threading.Barrier(6), []
 
     def upload():
         barrier.wait(timeout=10)
         try:
-            photo_service.add_photo(db, queue, owner["_id"], "x.jpg", io.BytesIO(image), app.config)
+            photo_service.add_photo(db, queue, owner["_id"], "x.jpg", io.BytesIO(image), app.config,
+                                    keep_both=True)  # the same bytes on purpose: a quota race
             outcomes.append("stored")
         except UploadRejected as rejected:
             outcomes.append(rejected.code)

@@ -21,7 +21,7 @@ bp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
 
 # API size names -> stored variants (services.photos.VARIANTS)
 SIZES = {"thumb": "thumbnail", "display": "display", "original": "original"}
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/heif")
 
 
 def photo_json(photo: dict) -> dict:
@@ -43,7 +43,7 @@ def photo_json(photo: dict) -> dict:
 
 
 @bp.route("", methods=["POST"])
-@bp.keyed(400, 403, 404, 413, 415, 422)
+@bp.keyed(400, 403, 404, 409, 413, 415, 422)
 @require_key("write")
 @bp.arguments(PhotoUploadSchema, location="multipart")
 @bp.response(202, PhotoSchema, description="Stored; the caption follows (poll caption_status).")
@@ -51,14 +51,17 @@ def upload(args):
     """Upload a photo
 
     The image is checked like a website upload (decoded, not trusted by name or type:
-    JPEG, PNG, WebP or GIF, within the size and pixel limits), stored, and queued for
-    captioning. The answer comes at once with `caption_status: "pending"`.
+    JPEG, PNG, WebP, GIF or HEIC, within the size and pixel limits), stored, and queued
+    for captioning. The answer comes at once with `caption_status: "pending"`. The very
+    same bytes as one of your photos are a 409 `duplicate` whose `existing_id` is that
+    photo (unless `keep_both`).
     ---
     """
     image = args["image"]
     photo = photo_service.add_photo(
         get_db(), get_queue(), current_owner_id(), image.filename or "", image.stream, current_app.config,
         caption=args.get("caption"), album_id=args.get("album_id"), visibility=args.get("visibility"),
+        keep_both=args["keep_both"],
     )
     return photo_json(photo)
 

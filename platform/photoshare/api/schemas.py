@@ -12,6 +12,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
+from werkzeug.datastructures import FileStorage
 
 from ..repositories.photos import CAPTION_STATUSES
 from ..services import albums, api_keys, pagination, shares
@@ -36,6 +37,16 @@ def date_time(description: str, **kwargs) -> fields.String:
     return fields.String(metadata={"format": "date-time", "description": description}, **kwargs)
 
 
+class ImageFile(Upload):
+    """A file part of a multipart body. The same name sent as a plain text field is a 422
+    (webargs merges form fields and files), not a string the upload code would misread."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise ma.ValidationError("Send the image as a file (a multipart file part), not as text.")
+        return value
+
+
 class Schema(ma.Schema):
     class Meta:
         ordered = True
@@ -54,6 +65,8 @@ class ErrorDetailSchema(Schema):
 class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
     job_id = fields.String(metadata={"description": "With caption_timeout (504): the job to poll"})
+    existing_id = fields.String(metadata={"description": "With duplicate (409): the id of your photo "
+                                                         "that has the very same bytes"})
 
 
 # -- API keys ------------------------------------------------------------------------
@@ -175,12 +188,15 @@ class PhotoListArgsSchema(ListArgsSchema):
 
 
 class PhotoUploadSchema(Schema):
-    image = Upload(required=True, metadata={"description": "JPEG, PNG, WebP or GIF"})
+    image = ImageFile(required=True, metadata={"description": "JPEG, PNG, WebP, GIF or HEIC"})
     caption = fields.String(metadata={"description": "Your own caption (the AI caption is still made); "
                                                      f"at most {MAX_USER_CAPTION_LENGTH} characters"})
     album_id = object_id("Put the photo in this album")
     visibility = fields.String(validate=validate.OneOf(VISIBILITIES),
                                metadata={"description": "Default: private"})
+    keep_both = fields.Boolean(load_default=False, metadata={
+        "description": "Store the image even if you already have a photo with the very same bytes "
+                       "(otherwise that is a 409 `duplicate` with the existing photo's id)"})
 
 
 class PhotoPatchSchema(Schema):
@@ -272,7 +288,7 @@ ShareListSchema = list_schema("ShareListSchema", ShareSchema, "Always null: all 
 # -- Captions --------------------------------------------------------------------------
 
 class CaptionUploadSchema(Schema):
-    image = Upload(required=True, metadata={"description": "JPEG, PNG, WebP or GIF; not stored"})
+    image = ImageFile(required=True, metadata={"description": "JPEG, PNG, WebP, GIF or HEIC; not stored"})
 
 
 class CaptionResultSchema(Schema):

@@ -2,7 +2,9 @@
 
 The type of an upload is decided by decoding its content, never by its name or the
 MIME type the client sent. Pixel count is checked from the header before any pixel is
-decoded, which is what stops decompression bombs.
+decoded, which is what stops decompression bombs. HEIC/HEIF (iPhone photos) is read
+through pillow-heif's Pillow opener, registered once below; it is recognised by its
+`ftyp` box, like Pillow recognises the other formats by their magic bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import pillow_heif
 from PIL import Image, ImageOps
 
 from .errors import UploadRejected
@@ -19,8 +22,18 @@ from .metadata import save_clean
 
 log = logging.getLogger(__name__)
 
-# Pillow format name -> MIME type of the formats we accept.
-ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+# Once per process, before any image is opened: Image.open then recognises HEIF files by
+# content. No embedded thumbnails (never used: we derive our own from the pixels).
+pillow_heif.register_heif_opener(thumbnails=False)
+
+# Pillow format name -> MIME type of the formats we accept ("HEIF": see heif_mime_type).
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
+                    "HEIF": "image/heif"}
+ACCEPTED_NAMES = "JPEG, PNG, WebP, GIF and HEIC"
+# ISO base media file brands (the `ftyp` box) of HEVC-coded HEIF images ("HEIC") and of
+# HEIF images in general. AVIF ("avif") is HEIF too but not accepted here.
+HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"})
+HEIF_BRANDS = HEIC_BRANDS | {b"mif1", b"msf1"}
 # Many phone cameras write JPEGs with extra preview frames (Multi-Picture Format); Pillow
 # reports them as "MPO". They are JPEG files, and the first frame is the photo.
 FORMAT_ALIASES = {"MPO": "JPEG"}
@@ -54,13 +67,34 @@ class DerivedImage:
 
 @dataclass
 class ProcessedUpload:
-    format: str          # "JPEG", "PNG", "WEBP" or "GIF"
+    format: str          # "JPEG", "PNG", "WEBP", "GIF" or "HEIF"
     mime_type: str       # of the original
     width: int           # of the original, as stored (before EXIF orientation)
     height: int
     original: bytes
     display: DerivedImage
     thumbnail: DerivedImage
+
+
+def heif_brands(data: bytes) -> set[bytes]:
+    """The major and compatible brands of an ISO BMFF file's leading `ftyp` box (empty
+    when `data` does not start with one)."""
+    if len(data) < 16 or data[4:8] != b"ftyp":
+        return set()
+    box_size = min(int.from_bytes(data[0:4], "big"), len(data), 4096)
+    brands = {data[8:12]}
+    brands.update(data[offset:offset + 4] for offset in range(16, box_size - 3, 4))
+    return brands
+
+
+def is_heif(data: bytes) -> bool:
+    """Whether `data` is a HEIF image by its content (a brand of HEIF_BRANDS)."""
+    return bool(heif_brands(data) & HEIF_BRANDS)
+
+
+def heif_mime_type(data: bytes) -> str:
+    """image/heic for HEVC-coded HEIF (what iPhones write), else image/heif."""
+    return "image/heic" if heif_brands(data) & HEIC_BRANDS else "image/heif"
 
 
 def _mb(num_bytes: int) -> str:
@@ -127,7 +161,7 @@ def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> Proce
             image_format = FORMAT_ALIASES.get(image.format, image.format)
             if image_format not in ACCEPTED_FORMATS:
                 raise UploadRejected(
-                    f"{label} is a {image.format} image; accepted formats are JPEG, PNG, WebP and GIF.",
+                    f"{label} is a {image.format} image; accepted formats are {ACCEPTED_NAMES}.",
                     code="unsupported_format", filename=filename, http_status=415,
                 )
             width, height = image.size
@@ -148,6 +182,8 @@ def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> Proce
             image.load()   # full decode: truncated or corrupt data fails here
             # Camera photos are often stored sideways with an EXIF orientation tag:
             # derived images are turned upright (in place: no copy of an upright photo).
+            # (pillow-heif applies a HEIF's own rotation while decoding and resets the
+            # EXIF tag it copies, so a HEIC photo is not turned twice.)
             ImageOps.exif_transpose(image, in_place=True)
             # Each step below works on the smallest image it can: the display image from
             # the decoded one, the thumbnail from the display image, without copies.
@@ -166,12 +202,16 @@ def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> Proce
         # (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
         # KeyError, MemoryError...): whatever the decoder raised, the file is refused.
         log.info("upload %r refused: %s: %s", filename, type(error).__name__, error)
+        if is_heif(data):
+            raise UploadRejected(f"{label} is a HEIC/HEIF file that could not be decoded (damaged or an "
+                                 "unsupported variant).", code="not_an_image", filename=filename) from None
         raise UploadRejected(
-            f"{label} is not an image we can read (accepted: JPEG, PNG, WebP, GIF).",
+            f"{label} is not an image we can read (accepted: {ACCEPTED_NAMES}).",
             code="not_an_image", filename=filename,
         ) from None
 
+    mime_type = heif_mime_type(data) if image_format == "HEIF" else ACCEPTED_FORMATS[image_format]
     return ProcessedUpload(
-        format=image_format, mime_type=ACCEPTED_FORMATS[image_format], width=width, height=height,
+        format=image_format, mime_type=mime_type, width=width, height=height,
         original=data, display=display, thumbnail=thumbnail,
     )

@@ -36,6 +36,8 @@ _REENCODE = {
     "PNG": ("PNG", "image/png", {}),
     "WEBP": ("WEBP", "image/webp", {"quality": 95}),
     "GIF": ("PNG", "image/png", {}),  # the first frame, losslessly
+    # HEIC: browsers other than Safari cannot show it, so a download is a JPEG.
+    "HEIF": ("JPEG", "image/jpeg", {"quality": 95}),
 }
 
 

@@ -7,6 +7,7 @@ files through repositories.photo_files.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import unicodedata
@@ -27,7 +28,7 @@ from . import metadata
 from . import search as search_module
 from .albums import clean_album_ids, get_album
 from .errors import NotFound, UploadRejected, ValidationError, as_object_id
-from .images import ImageLimits, accept_upload
+from .images import ImageLimits, process_image, read_limited
 from .pagination import CursorPage, OffsetPage, clamp_page, clamp_per_page, cursor_page
 from .visibility import DEFAULT_VISIBILITY, clean_visibility, visibility_filter
 
@@ -45,6 +46,19 @@ class Upload:
     """One file of an upload request: its client-side name and a readable stream."""
     filename: str
     stream: BinaryIO
+
+
+class DuplicatePhoto(UploadRejected):
+    """The same bytes as a photo the owner already has (409, with that photo's id)."""
+
+    def __init__(self, filename: str, existing: dict):
+        existing_name = existing.get("filename") or "a photo"
+        super().__init__(f"{filename} is already in your library (as {existing_name}).",
+                         code="duplicate", filename=filename, http_status=409)
+        self.existing_id = str(existing["_id"])
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "existing_id": self.existing_id}
 
 
 @dataclass
@@ -73,7 +87,8 @@ def clean_caption(text: str | None) -> str | None:
 # -- Upload ------------------------------------------------------------------------
 
 def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, stream: BinaryIO, settings, *,
-              caption: str | None = None, album_id=None, visibility: str | None = None) -> dict:
+              caption: str | None = None, album_id=None, visibility: str | None = None,
+              keep_both: bool = False) -> dict:
     """Store one upload and queue its captioning; return the photo document. The one
     upload path of the website and the API.
 
@@ -83,6 +98,11 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
     once with caption_status "pending"; the caption arrives later from the worker. If the
     job cannot be queued (Redis down) the photo stays pending and the worker's
     reconciliation queues it later; `photo["caption_queued"]` tells which happened.
+
+    Exact duplicates: the same bytes as a photo the owner already has raise DuplicatePhoto
+    (nothing stored) unless `keep_both`. The sha256 of the uploaded bytes is kept on the
+    photo for this; photos stored before it was have none and are not found as duplicates
+    (no backfill). Two identical uploads racing each other may both be stored.
     """
     filename = clean_filename(filename)
     user_caption = clean_caption(caption)
@@ -90,7 +110,14 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
     album = get_album(db, owner_id, album_id) if album_id is not None else None
     album_ids = [album["_id"]] if album else []
     accounts.require_active(db, owner_id)
-    processed = accept_upload(stream, ImageLimits.from_settings(settings), filename)
+    limits = ImageLimits.from_settings(settings)
+    data = read_limited(stream, limits.max_bytes, filename)
+    sha256 = hashlib.sha256(data).hexdigest()
+    # Before decoding: a duplicate costs one index lookup, not a decode.
+    existing = None if keep_both else photo_repo.find_duplicate(db, owner_id, sha256)
+    if existing is not None:
+        raise DuplicatePhoto(filename, existing)
+    processed = process_image(data, limits, filename)
 
     photo_id = ObjectId()
     job_id = new_job_id(settings)
@@ -116,6 +143,7 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
             "width": processed.width,
             "height": processed.height,
             "size_bytes": len(processed.original),
+            "sha256": sha256,
             "display_size": [processed.display.width, processed.display.height],
             "thumbnail_size": [processed.thumbnail.width, processed.thumbnail.height],
             "files": file_ids,
@@ -144,8 +172,9 @@ def add_photo(db: Database, queue: Queue, owner_id: ObjectId, filename: str, str
 
 
 def add_photos(db: Database, queue: Queue, owner_id: ObjectId,
-               uploads: Iterable[Upload], settings) -> UploadOutcome:
-    """Store several uploads; each is accepted or rejected on its own.
+               uploads: Iterable[Upload], settings, *, keep_both: bool = False) -> UploadOutcome:
+    """Store several uploads; each is accepted or rejected on its own (a duplicate too,
+    see add_photo).
 
     Raises ValidationError when there is no file at all or too many files.
     """
@@ -158,7 +187,8 @@ def add_photos(db: Database, queue: Queue, owner_id: ObjectId,
     outcome = UploadOutcome()
     for upload in uploads:
         try:
-            photo = add_photo(db, queue, owner_id, upload.filename, upload.stream, settings)
+            photo = add_photo(db, queue, owner_id, upload.filename, upload.stream, settings,
+                              keep_both=keep_both)
         except UploadRejected as rejected:
             outcome.rejected.append(rejected)
         else:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..extensions import get_db, get_queue
+from ..errors import error_response, wants_json
+from ..extensions import get_db, get_queue, limiter, limiter_key
 from ..forms import (AddToAlbumForm, AlbumForm, CaptionForm, ConfirmForm, UploadForm, VisibilityForm,
                      show_service_error)
 from ..image_responses import image_response
@@ -22,6 +23,7 @@ from ..services.errors import ServiceError
 from ..services.pagination import clamp_page
 from ..services.photo_mapper import captioning, display_caption, status_view, upright_size
 from ..services.visibility import PUBLIC, VISIBILITIES, visibility_of
+from . import upload_answers
 
 bp = Blueprint("gallery", __name__)
 
@@ -86,20 +88,32 @@ def index():
     return render_dashboard()
 
 
+def _upload_key() -> str:
+    return limiter_key("upload", current_user.id)
+
+
 @bp.post("/upload")
-@login_required
+@login_required  # an anonymous upload is refused earlier, before its body is read (request_limits)
+@limiter.limit(lambda: current_app.config["UPLOAD_LIMIT_PER_ACCOUNT"], key_func=_upload_key,
+               error_message="Too many uploads in a short time. Wait a few minutes before uploading more.")
 def upload():
+    """The upload form, and its JSON mode for the dashboard's script (views.upload_answers)."""
+    # Only file parts: the same name sent as a text field is not a file (and has no name).
     files = [f for f in request.files.getlist("images") if f.filename]
     uploads = [photo_service.Upload(f.filename, f.stream) for f in files]
     try:
         outcome = photo_service.add_photos(get_db(), get_queue(), current_user.id, uploads,
-                                           current_app.config)
+                                           current_app.config,
+                                           keep_both=upload_answers.is_true(request.form.get("keep_both")))
     except ServiceError as error:
+        if wants_json():
+            return error_response(error.http_status, error.code, error.message)
         return render_dashboard([error.message], error.http_status)
+    if wants_json():
+        return upload_answers.json_answer(outcome)
     if not outcome.photos:
-        statuses = {rejected.http_status for rejected in outcome.rejected}
-        status = statuses.pop() if len(statuses) == 1 else 400
-        return render_dashboard([rejected.message for rejected in outcome.rejected], status)
+        return render_dashboard([rejected.message for rejected in outcome.rejected],
+                                upload_answers.refusal_status(outcome))
     count = len(outcome.photos)
     flash(f"Uploaded {count} photo{'s' if count > 1 else ''}. Captions appear here in a moment.", "success")
     for rejected in outcome.rejected:

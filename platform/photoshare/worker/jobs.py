@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
@@ -29,16 +31,38 @@ log = logging.getLogger("photoshare.worker")
 
 MAX_REASON_LENGTH = 500
 
+# What a user may read on a photo whose captioning failed (`caption_error`, the status
+# endpoint, the API): a fixed set of sentences, so that no exception text (paths, library
+# internals, data) ever reaches a page. The detail goes to the worker's log only.
+REASON_UNREADABLE = "The captioning model could not read this image."
+REASON_TOO_MANY_PIXELS = "The image has too many pixels for the captioning model."
+REASON_MISSING = "The stored image is missing."
+REASON_UNAVAILABLE = "The photo store or the job queue was unavailable while captioning."
+REASON_INTERNAL = "Captioning failed because of an error on our side."
+RETRY_NOTE = "The last attempt failed; retrying."
+
 
 def clean_reason(text) -> str:
     """A failure reason as stored and shown: one line, bounded."""
     text = " ".join(str(text).split())
-    return text[:MAX_REASON_LENGTH] or "unknown error"
+    return text[:MAX_REASON_LENGTH] or REASON_INTERNAL
 
 
 def refusal_reason(error: BaseException) -> str:
-    """Why the model refused an image (a CaptionError in the results of caption())."""
-    return clean_reason(getattr(error, "reason", None) or str(error) or type(error).__name__)
+    """Why the model refused an image (a CaptionError in the results of caption()), as one
+    of the fixed reasons; the model's own words are logged."""
+    detail = str(getattr(error, "reason", None) or error or type(error).__name__)
+    log.info("image refused by the model: %s", detail)
+    return REASON_TOO_MANY_PIXELS if detail.startswith("image has") and "pixels" in detail else REASON_UNREADABLE
+
+
+def crash_reason(exc_type, job_timeout=None) -> str:
+    """The fixed reason of a job that raised (after RQ's last retry)."""
+    if exc_type is not None and issubclass(exc_type, JobTimeoutException):
+        return f"Captioning took longer than {job_timeout} seconds."
+    if exc_type is not None and issubclass(exc_type, (PyMongoError, RedisError, ConnectionError)):
+        return REASON_UNAVAILABLE
+    return REASON_INTERNAL
 
 
 def result_fields(result) -> dict:
@@ -95,7 +119,7 @@ def _claim(db, photo_id: str, job_id: str | None, worker_name: str | None) -> Cl
     try:
         image = photo_files.read(db, model_image(photo.get("files") or {}))
     except photo_files.MissingFile:
-        return _fail(db, oid, photo_id, job_id, "The stored image is missing.")
+        return _fail(db, oid, photo_id, job_id, REASON_MISSING)
     return ClaimedPhoto(photo_id, oid, job_id, photo, image, time.perf_counter() - started)
 
 
@@ -202,18 +226,17 @@ def on_caption_failure(job, connection, exc_type, exc_value, traceback) -> None:
         oid = ObjectId(photo_id)
     except (InvalidId, TypeError):
         return
-    if exc_type is not None and issubclass(exc_type, JobTimeoutException):
-        reason = f"Captioning took longer than {job.timeout} seconds."
-    else:
-        reason = f"{getattr(exc_type, '__name__', 'Error')}: {exc_value}"
+    reason = crash_reason(exc_type, job.timeout)
     db = context().db
     will_retry = job.retries_left is not None and job.retries_left > 0
     if will_retry:
-        photo_repo.retry_later(db, oid, job.id, clean_reason(f"Attempt failed ({reason}); retrying."))
+        photo_repo.retry_later(db, oid, job.id, RETRY_NOTE)
     else:
-        photo_repo.fail(db, oid, job.id, clean_reason(reason))
+        photo_repo.fail(db, oid, job.id, reason)
         _count_caption("failed")
-    log.warning("photo %s: job %s failed (%s)%s", photo_id, job.id, reason, "; will retry" if will_retry else "")
+    # The exception itself only here, in the log.
+    log.warning("photo %s: job %s failed (%s: %s)%s", photo_id, job.id, getattr(exc_type, "__name__", "Error"),
+                exc_value, "; will retry" if will_retry else "")
 
 
 def caption_image(image_bytes: bytes) -> dict:
