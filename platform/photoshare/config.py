@@ -79,6 +79,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict:
         # Database name: MONGO_DBNAME, else the one in MONGO_URI, else "photoshare".
         "MONGO_DBNAME": _env(env, "MONGO_DBNAME"),
         "MONGO_TIMEOUT_MS": _int(env, "MONGO_TIMEOUT_MS", 3000),
+        # Longest wait for one answer of the store: a frozen store (or network) becomes
+        # an error (a 503, a retried job) instead of a request hanging for ever.
+        "MONGO_SOCKET_TIMEOUT_MS": _int(env, "MONGO_SOCKET_TIMEOUT_MS", 30000),
         "REDIS_URL": _env(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Namespaces every Redis key of this deployment (queue, limiter, heartbeats),
         # so that several deployments or test sessions can share one Redis.

@@ -62,7 +62,8 @@ class Backends:
                 return
             config = self.app.config
             self._mongo, self._db = store.connect(
-                config["MONGO_URI"], config["MONGO_DBNAME"], config["MONGO_TIMEOUT_MS"])
+                config["MONGO_URI"], config["MONGO_DBNAME"], config["MONGO_TIMEOUT_MS"],
+                config.get("MONGO_SOCKET_TIMEOUT_MS"))
             self._redis = queueing.connect_redis(config["REDIS_URL"])
             # The image bytes of this database live in the configured blob store.
             repositories.photo_files.attach_store(self._db, blobs.blob_store_from_settings(config, self._db))

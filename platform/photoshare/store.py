@@ -15,12 +15,15 @@ from pymongo.database import Database
 DEFAULT_DBNAME = "photoshare"
 
 
-def connect(uri: str, dbname: str | None = None, timeout_ms: int = 3000) -> tuple[MongoClient, Database]:
-    """Return (client, database). The database is `dbname`, else the URI's, else the default."""
+def connect(uri: str, dbname: str | None = None, timeout_ms: int = 3000,
+            socket_timeout_ms: int | None = None) -> tuple[MongoClient, Database]:
+    """Return (client, database). The database is `dbname`, else the URI's, else the default.
+    `socket_timeout_ms`: longest wait for one answer (None: for ever)."""
     client = MongoClient(
         uri,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=socket_timeout_ms,
         tz_aware=True,  # datetimes come back as aware UTC, like the ones we write
         appname="photoshare",
     )

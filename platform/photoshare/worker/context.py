@@ -11,7 +11,7 @@ class WorkerContext:
     def __init__(self, settings: dict):
         self.settings = settings
         self.mongo, self.db = store.connect(settings["MONGO_URI"], settings["MONGO_DBNAME"],
-                                            settings["MONGO_TIMEOUT_MS"])
+                                            settings["MONGO_TIMEOUT_MS"], settings.get("MONGO_SOCKET_TIMEOUT_MS"))
         self.redis = queueing.connect_redis(settings["REDIS_URL"])
         self.queue = queueing.caption_queue(self.redis, settings)
         # The image bytes of this database live in the configured blob store.
