@@ -28,6 +28,7 @@
       setText(root, "caption", "No caption.");
     }
     if (state.ai_caption) { setText(root, "ai-caption", state.ai_caption); }
+    root.dispatchEvent(new CustomEvent("photoshare:status", { detail: state }));
     setText(root, "error", state.caption_status === "failed" ? (state.caption_error || "Captioning failed.") : "");
     var again = root.querySelector('[data-role="recaption"]');
     if (again) { again.disabled = !!IN_PROGRESS[state.caption_status]; }
@@ -62,6 +63,13 @@
 
     schedule();
   }
+
+  // Tiles added after load (uploads, the next page of the grid) are watched through this.
+  window.Photoshare = window.Photoshare || {};
+  window.Photoshare.watchStatus = function (root) {
+    if (IN_PROGRESS[root.getAttribute("data-caption-status")]) { watch(root); }
+  };
+  window.Photoshare.renderStatus = render;
 
   document.addEventListener("DOMContentLoaded", function () {
     var nodes = document.querySelectorAll("[data-status-url]");

@@ -131,3 +131,13 @@ def reconcile_captions(db: Database, queue: Queue, settings, *, min_age_s: float
     if report.requeued or report.gave_up:
         log.info("caption reconciliation: %s", report)
     return report
+
+
+def attention_maps(db: Database, owner_id: ObjectId, photo_id) -> list[dict]:
+    """The owner's per-word attention maps of the photo's AI caption, for "Why this caption":
+    [{"word", "weights": 7x7 rows}] in caption order ([] before the first caption, or for a
+    model without attention). Another user's photo is a 404 like everywhere else."""
+    photo_id = as_object_id(photo_id, "photo")
+    if not photo_repo.exists(db, photo_id, owner_id):
+        raise NotFound("No such photo.")
+    return photo_repo.attention_of(db, owner_id, photo_id)

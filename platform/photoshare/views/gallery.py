@@ -17,6 +17,7 @@ from ..forms import (AddToAlbumForm, AlbumForm, CaptionForm, ConfirmForm, Upload
 from ..image_responses import image_response
 from ..safe_urls import local_redirect_target
 from ..services import albums as album_service
+from ..services import bulk as bulk_service
 from ..services import captions as caption_service
 from ..services import photos as photo_service
 from ..services.errors import ServiceError
@@ -62,6 +63,14 @@ def is_public(photo: dict) -> bool:
     return visibility_of(photo) == PUBLIC
 
 
+@bp.app_template_global()
+def caption_choices(photo: dict) -> list[str]:
+    """The beam alternatives worth offering: each once, never the caption shown now."""
+    shown = display_caption(photo)
+    choices = [a.get("caption") for a in photo.get("alternatives") or []]
+    return [c for c in dict.fromkeys(choices) if c and c != shown]
+
+
 def _page_arg() -> int:
     return clamp_page(request.args.get("page", 1, type=int))
 
@@ -77,8 +86,10 @@ def render_dashboard(upload_errors: list[str] | None = None, status: int = 200):
     search = request.args.get("q", "").strip()
     page = photo_service.list_photos(get_db(), current_user.id, page=_page_arg(),
                                      per_page=current_app.config["PHOTOS_PER_PAGE"], search=search)
+    albums = album_service.list_albums(get_db(), current_user.id, with_counts=False)
     return render_template("gallery/dashboard.html", page=page, search=search, form=UploadForm(),
-                           upload_errors=upload_errors or []), status
+                           upload_errors=upload_errors or [], albums=albums, confirm_form=ConfirmForm(),
+                           bulk_limit=bulk_service.MAX_SELECTED), status
 
 
 @bp.get("/")
@@ -142,6 +153,7 @@ def photo(photo_id, visibility_form: VisibilityForm | None = None, status: int =
     add_form.album_id.choices = [(str(a["_id"]), a["name"]) for a in all_albums if a["_id"] not in member]
     return render_template(
         "gallery/photo.html", photo=photo, in_albums=in_albums, add_form=add_form,
+        attention=caption_service.attention_maps(db, current_user.id, photo["_id"]),
         caption_form=CaptionForm(caption=photo.get("user_caption") or ""), confirm_form=ConfirmForm(),
         visibility_form=visibility_form,
     ), status
@@ -165,8 +177,15 @@ def photo_image(photo_id, variant):
 @login_required
 def edit_caption(photo_id):
     form = CaptionForm()  # CSRF is checked by CSRFProtect; the service checks the text
+    if wants_json():  # inline editing on the photo page (photo.js); a plain form post gets a redirect
+        try:
+            updated = photo_service.update_photo(get_db(), current_user.id, photo_id, caption=form.caption.data)
+        except ServiceError as error:
+            return jsonify({"code": error.code, "message": error.message}), error.http_status
+        return jsonify({key: status_view(updated)[key] for key in ("caption", "ai_caption", "user_caption")})
     photo_service.update_photo(get_db(), current_user.id, photo_id, caption=form.caption.data)
-    flash("Caption saved.", "success")
+    flash("Caption saved." if form.caption.data and form.caption.data.strip() else "Back to the AI caption.",
+          "success")
     return redirect(url_for("gallery.photo", photo_id=photo_id), 303)
 
 
@@ -204,6 +223,31 @@ def delete_photo(photo_id):
     photo_service.delete_photo(get_db(), current_user.id, photo_id)
     flash("Photo deleted.", "info")
     return redirect(url_for("gallery.index"), 303)
+
+
+BULK_DONE = {"album": "Added {n} photo{s} to the album.", "visibility": "Changed who can see {n} photo{s}.",
+             "delete": "Deleted {n} photo{s}."}
+
+
+@bp.post("/photos/bulk")
+@login_required
+def bulk():
+    """The dashboard's select mode: one action on the selected photos (CSRFProtect checks the token)."""
+    back = local_redirect_target(request.form.get("next"), url_for("gallery.index"))
+    try:
+        result = bulk_service.apply(get_db(), current_user.id, request.form.get("action", ""),
+                                    request.form.getlist("photo_ids"), album_id=request.form.get("album_id") or None,
+                                    visibility=request.form.get("visibility"))
+    except ServiceError as error:
+        if error.http_status == 404:
+            raise
+        flash(error.message, "error")
+        return redirect(back, 303)
+    flash(BULK_DONE[result.action].format(n=result.changed, s="" if result.changed == 1 else "s"), "success")
+    if result.skipped:
+        flash(f"{result.skipped} of the selected photos were skipped (deleted meanwhile, or already in "
+              "too many albums).", "warning")
+    return redirect(back, 303)
 
 
 @bp.post("/photos/<oid:photo_id>/albums")
