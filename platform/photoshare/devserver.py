@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +51,7 @@ class Supervisor:
         self.started_at: dict[str, float] = {}
         self.given_up: set[str] = set()
         self.stopping = False
+        self.halted = False  # halt(): stop watching, leave the children to stop_all
         self.hurry = False
 
     def add(self, name: str, process: subprocess.Popen, restart=None) -> None:
@@ -62,12 +64,17 @@ class Supervisor:
         self.hurry = True
         print("  (again: killing what is left)", flush=True)
 
+    def halt(self) -> None:
+        """Stop watch() (when it runs on another thread) without stopping the children."""
+        self.halted = True
+
     def stop_all(self) -> None:
         if self.stopping:
             return
         self.stopping = True
-        signal.signal(signal.SIGINT, self._on_second_interrupt)
-        signal.signal(signal.SIGTERM, self._on_second_interrupt)
+        if threading.current_thread() is threading.main_thread():  # signals: main thread only
+            signal.signal(signal.SIGINT, self._on_second_interrupt)
+            signal.signal(signal.SIGTERM, self._on_second_interrupt)
         print("\nStopping…", flush=True)
         for name, process in reversed(list(self.children.items())):  # web, worker, redis, store
             if process.poll() is None:
@@ -101,7 +108,7 @@ class Supervisor:
 
     def watch(self) -> int:
         """Wait until a part that cannot be restarted exits; return its exit code."""
-        while not self.stopping:
+        while not self.stopping and not self.halted:
             for name, process in list(self.children.items()):
                 if name in self.given_up:
                     continue

@@ -147,22 +147,27 @@ class Reconciler(threading.Thread):
         self.rounds += 1
 
     def run(self) -> None:
-        wait = self._first_wait()
-        interval = self.ctx.settings["RECONCILE_INTERVAL"]
+        settings = self.ctx.settings
+        interval = settings["RECONCILE_INTERVAL"]
+        wait, follow_up = self._first_wait(), False
         while not self._stop_event.is_set():
             woken = self._wake.wait(wait)
             self._wake.clear()
             if self._stop_event.is_set():
                 return
-            if not woken and interval <= 0 and self.rounds > 0:
+            if not woken and not follow_up and interval <= 0 and self.rounds > 0:
                 wait = 3600.0  # periodic reconciliation is off: only wake-ups
                 continue
             try:
                 self.reconcile_once()
-                wait = interval if interval > 0 else 3600.0
             except Exception as error:  # Redis or store down: soon again
                 log.warning("worker reconciliation: %s", error)
-                wait = self.RETRY_SECONDS
+                wait, follow_up = self.RETRY_SECONDS, True
+                continue
+            # After Redis came back, photos uploaded in its last seconds were too young
+            # for this round (RECONCILE_MIN_AGE): one more round once they are not.
+            follow_up = woken
+            wait = settings["RECONCILE_MIN_AGE"] + 1.0 if follow_up else (interval if interval > 0 else 3600.0)
 
     def stop(self) -> None:
         self._stop_event.set()
