@@ -63,3 +63,24 @@ def chromium():
         )
         yield browser
         browser.close()
+
+
+SERIOUS_IMPACTS = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """`axe(page)`: the page's serious and critical axe-core violations (empty when none).
+
+    axe-core (vendored by axe-playwright-python) is evaluated through Playwright rather
+    than added as a <script>, so the pages keep their strict CSP while being checked."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    runner = Axe()
+
+    def serious_violations(page) -> list[str]:
+        results = runner.run(page)
+        return [f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']][:4]}"
+                for v in results.response["violations"] if v["impact"] in SERIOUS_IMPACTS]
+
+    return serious_violations
