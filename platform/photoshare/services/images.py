@@ -116,6 +116,10 @@ def read_limited(stream: BinaryIO, max_bytes: int, filename: str = "") -> bytes:
 
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB version of `image` (itself when it already is); transparency is composed over white."""
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        # 16-bit greyscale: Pillow's conversion would clip every value above 255 (a
+        # white picture); scale to 8 bits instead.
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -202,6 +206,10 @@ def process_image(data: bytes, limits: ImageLimits, filename: str = "") -> Proce
         # (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
         # KeyError, MemoryError...): whatever the decoder raised, the file is refused.
         log.info("upload %r refused: %s: %s", filename, type(error).__name__, error)
+        if "MAX_TEXT" in str(error) or "text chunks" in str(error):
+            # Pillow's limits on PNG text (a zTXt/iTXt chunk inflating to gigabytes).
+            raise UploadRejected(f"{label} carries more text metadata than we accept.",
+                                 code="metadata_too_large", filename=filename) from None
         if is_heif(data):
             raise UploadRejected(f"{label} is a HEIC/HEIF file that could not be decoded (damaged or an "
                                  "unsupported variant).", code="not_an_image", filename=filename) from None

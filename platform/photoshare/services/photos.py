@@ -72,6 +72,8 @@ def clean_filename(raw: str | None) -> str:
     """A display name for an uploaded file: no path, no control characters, bounded."""
     name = os.path.basename((raw or "").replace("\\", "/"))
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    if set(name) <= {"."}:  # "." and ".." name no file
+        name = ""
     return name[:MAX_FILENAME_LENGTH] or "photo"
 
 
