@@ -15,19 +15,17 @@ session deletes only keys containing its prefix.
 
 from __future__ import annotations
 
-import itertools
 import os
 
 import pytest
 
 from photoshare import create_app
-from photoshare.config import load_settings
 from photoshare.embedded_store import start_process as start_store
 from photoshare.embedded_store import stop_process
 from photoshare.local_redis import redis_answers, start_redis_server
 from photoshare.queueing import connect_redis
 
-from tests.support.common import SESSION_PREFIX
+from tests.support.common import SESSION_PREFIX, app_settings, drop_database
 
 # Fixtures used across the folders, each beside the harness it drives:
 #   sessions        `browser`, `user`, `other_browser`: website sessions (test client + CSRF)
@@ -35,8 +33,6 @@ from tests.support.common import SESSION_PREFIX
 #   worker_harness  `tiny_model_dir`, `tiny_captioner`, `worker`: the real job code, tiny model
 # Live HTTP servers and Chromium are only in tests/browser/conftest.py.
 pytest_plugins = ["tests.support.sessions", "tests.support.api_clients", "tests.support.worker_harness"]
-
-_test_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -80,29 +76,9 @@ def redis_client(redis_url):
 @pytest.fixture
 def settings(mongo_uri, redis_url, redis_client, tmp_path):
     """Settings of one test: own database, own key prefix (queue, limiter, heartbeats)."""
-    name = f"{SESSION_PREFIX}-{next(_test_numbers)}"
-    env = {
-        "MONGO_URI": mongo_uri,
-        "MONGO_DBNAME": name,
-        "REDIS_URL": redis_url,
-        "PHOTOSHARE_PREFIX": name,
-        "SECRET_KEY": "test-secret-key",
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "BCRYPT_ROUNDS": "4",  # fast hashing in tests
-        "CAPTION_RETRY_INTERVALS": "0",
-        "RECONCILE_MIN_AGE": "0",
-        "MAX_UPLOAD_MB": "2",
-        "MAX_IMAGE_MEGAPIXELS": "4",
-        "LOGIN_LIMIT_PER_ACCOUNT": "3 per 15 minutes",
-        "LOGIN_LIMIT_PER_ADDRESS": "5 per 15 minutes",
-    }
-    values = load_settings(env)
+    values = app_settings(mongo_uri, redis_url, tmp_path)
     yield values
-    from pymongo import MongoClient
-
-    with MongoClient(mongo_uri) as client:
-        client.drop_database(name)
+    drop_database(mongo_uri, values)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 # Every key this test session writes to the shared Redis contains this prefix.
 SESSION_PREFIX = f"pstest-{uuid.uuid4().hex[:10]}"
 ROOT = Path(__file__).resolve().parents[2]
+_app_numbers = itertools.count(1)
 
 
 def skip_unless(condition: bool, reason: str) -> None:
@@ -21,3 +23,35 @@ def skip_unless(condition: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must provide it")
     pytest.skip(reason)
+
+
+def app_settings(mongo_uri: str, redis_url: str, directory: Path) -> dict:
+    """Settings of one app under test: its own database and key prefix (queue, limiter,
+    heartbeats), its files under `directory`. The `settings` fixture makes one per test;
+    module-scoped live servers (tests/browser) make one per module."""
+    from photoshare.config import load_settings
+
+    name = f"{SESSION_PREFIX}-{next(_app_numbers)}"
+    return load_settings({
+        "MONGO_URI": mongo_uri,
+        "MONGO_DBNAME": name,
+        "REDIS_URL": redis_url,
+        "PHOTOSHARE_PREFIX": name,
+        "SECRET_KEY": "test-secret-key",
+        "INSTANCE_PATH": str(directory / "instance"),
+        "MEDIA_ROOT": str(directory / "media"),
+        "BCRYPT_ROUNDS": "4",  # fast hashing in tests
+        "CAPTION_RETRY_INTERVALS": "0",
+        "RECONCILE_MIN_AGE": "0",
+        "MAX_UPLOAD_MB": "2",
+        "MAX_IMAGE_MEGAPIXELS": "4",
+        "LOGIN_LIMIT_PER_ACCOUNT": "3 per 15 minutes",
+        "LOGIN_LIMIT_PER_ADDRESS": "5 per 15 minutes",
+    })
+
+
+def drop_database(mongo_uri: str, settings: dict) -> None:
+    from pymongo import MongoClient
+
+    with MongoClient(mongo_uri) as client:
+        client.drop_database(settings["MONGO_DBNAME"])
