@@ -1,22 +1,25 @@
-"""A live HTTP server, a live worker process and headless Chromium, for the browser tests."""
+"""A live HTTP server, a live worker process and headless Chromium, for the browser tests;
+and module-scoped ones (`module_app`, `module_live_server`, `module_chromium`) for
+modules that visit many pages."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.common import skip_unless
+from tests.support.common import app_settings, drop_database, skip_unless
 from tests.support.worker_harness import start_live_worker, stop_live_worker
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture
-def live_server(app):
-    """The test's app served over HTTP on a free port, from a thread."""
+@contextlib.contextmanager
+def _serving(app):
+    """`app` served over HTTP on a free port, from a thread."""
     from werkzeug.serving import make_server
 
     from photoshare.embedded_store import free_port
@@ -24,9 +27,36 @@ def live_server(app):
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app served over HTTP on a free port, from a thread."""
+    with _serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_app(mongo_uri, redis_url, redis_client, tmp_path_factory):
+    """One app (own database and key prefix) for a whole test module."""
+    from photoshare import create_app
+
+    settings = app_settings(mongo_uri, redis_url, tmp_path_factory.mktemp("module-app"))
+    app = create_app({**settings, "TESTING": True})
+    yield app
+    app.extensions["photoshare.backends"].close()
+    drop_database(mongo_uri, settings)
+
+
+@pytest.fixture(scope="module")
+def module_live_server(module_app):
+    with _serving(module_app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -50,9 +80,8 @@ def sign_up_in_browser(page, base_url: str, email: str = "ada@example.com", name
     page.wait_for_url(f"{base_url}/")
 
 
-@pytest.fixture
-def chromium():
-    """Headless Debian Chromium driven by Playwright."""
+@contextlib.contextmanager
+def _launched_chromium():
     skip_unless(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
@@ -61,8 +90,24 @@ def chromium():
             executable_path=CHROMIUM, headless=True,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def chromium():
+    """Headless Debian Chromium driven by Playwright."""
+    with _launched_chromium() as browser:
         yield browser
-        browser.close()
+
+
+@pytest.fixture(scope="module")
+def module_chromium():
+    """One headless Chromium for a whole test module (each test opens its own contexts)."""
+    with _launched_chromium() as browser:
+        yield browser
 
 
 SERIOUS_IMPACTS = ("serious", "critical")
