@@ -110,3 +110,11 @@ def _trust_only_the_public_host(app: Flask) -> None:
     app.config["PREFERRED_URL_SCHEME"] = parts.scheme or "http"
     if not app.config.get("TRUSTED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = [parts.hostname]
+    # The public scheme too: behind a TLS proxy the request itself may arrive over http.
+    inner, scheme = app.wsgi_app, app.config["PREFERRED_URL_SCHEME"]
+
+    def public_scheme(environ, start_response):
+        environ["wsgi.url_scheme"] = scheme
+        return inner(environ, start_response)
+
+    app.wsgi_app = public_scheme

@@ -10,6 +10,7 @@ challenges, validation details: photoshare.api.errors) and calls this renderer.
 from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -20,6 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from .request_limits import is_upload_request, too_large_message
 from .services.errors import ServiceError
 
+UNTRUSTED_HOST_MESSAGE = "This site does not answer to the host name in this request."
 UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment."
 
 # Readable messages of HTTP errors raised by Flask or werkzeug (pages and API alike).
@@ -54,6 +56,11 @@ def error_response(status: int, code: str, message: str, *, title: str | None = 
         body = {"code": code, "message": message} if request.endpoint in FLAT_JSON_ENDPOINTS else {"error": error}
         response = jsonify({**body, **(extra or {})})
         response.status_code = status
+    elif request_ctx.url_adapter is None:
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page either, and
+        # the forged name is not echoed back.
+        response = current_app.response_class(f"{status} {UNTRUSTED_HOST_MESSAGE}\n", status=status,
+                                              mimetype="text/plain")
     else:
         _load_user_or_anonymous()
         response = current_app.make_response((

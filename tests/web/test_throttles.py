@@ -1,0 +1,137 @@
+"""Throttles where guessing or cost is possible (issue 11.2): failed log-ins counted
+atomically (parallel requests cannot overrun the limit), the per-account lock holds only
+for the address that failed, sign-ups per address, password re-entry (change password,
+delete account) per account. Limits of the tests: LOGIN_LIMIT_PER_ACCOUNT "3 per 15
+minutes", LOGIN_LIMIT_PER_ADDRESS "5 per 15 minutes" (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+import requests
+
+from photoshare import create_app
+from photoshare.embedded_store import free_port
+from tests.support.sessions import Browser, csrf_token_from
+
+
+@pytest.fixture
+def served(app):
+    """The test's app over real HTTP (a threaded server: requests really run at once)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def _browser_at(app, address: str) -> Browser:
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return Browser(client)
+
+
+def test_parallel_wrong_passwords_cannot_overrun_the_account_limit(user, served):
+    user.logout()
+    visitor = requests.Session()
+    token = csrf_token_from(visitor.get(f"{served}/login", timeout=10).text)
+    cookies = visitor.cookies.get_dict()
+    attempts = 12
+    barrier = threading.Barrier(attempts)
+    statuses: list[int] = []
+
+    def guess(number: int) -> None:
+        barrier.wait(timeout=20)
+        response = requests.post(f"{served}/login", data={"email": "ada@example.com", "password": f"guess {number}",
+                                                          "csrf_token": token}, cookies=cookies, timeout=30,
+                                 allow_redirects=False)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # Exactly the limit's worth of passwords was checked; every other guess was refused.
+    assert Counter(statuses) == {401: 3, 429: attempts - 3}, statuses
+
+
+def test_a_throttled_login_says_when_to_come_back(user):
+    user.logout()
+    for _ in range(3):
+        assert user.login(password="wrong password").status_code == 401
+    response = user.login(password="wrong password")
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+
+
+def test_an_attacker_elsewhere_cannot_lock_the_owner_out(app, user):
+    user.logout()
+    attacker = _browser_at(app, "203.0.113.9")
+    for _ in range(3):
+        assert attacker.login(password="wrong password").status_code == 401
+    assert attacker.login(password="wrong password").status_code == 429
+    assert attacker.login().status_code == 429  # locked: even the right password waits there
+    # The owner, from their own address, logs in as usual.
+    assert user.login().status_code == 303
+
+
+def test_a_successful_login_gives_its_attempt_back(user):
+    user.logout()
+    for _ in range(2):
+        assert user.login(password="wrong password").status_code == 401
+    for _ in range(3):
+        assert user.login().status_code == 303
+        user.logout()
+    assert user.login(password="wrong password").status_code == 401  # the third failure, still allowed
+
+
+@pytest.fixture
+def strict_app(settings):
+    app = create_app({**settings, "TESTING": True, "SIGNUP_LIMIT_PER_ADDRESS": "2 per hour",
+                      "PASSWORD_CHECK_LIMIT": "2 per 15 minutes"})
+    yield app
+    app.extensions["photoshare.backends"].close()
+
+
+def test_signups_are_throttled_per_address(strict_app, db):
+    first, second, third = (_browser_at(strict_app, "198.51.100.1") for _ in range(3))
+    assert first.signup(email="a1@example.com").status_code == 303
+    assert second.signup(email="a2@example.com", password="short").status_code == 400  # counts: a cost
+    response = third.signup(email="a3@example.com")
+    assert response.status_code == 429 and "Too many sign-ups" in response.get_data(as_text=True)
+    assert strict_app.extensions["photoshare.backends"].db.users.count_documents({}) == 1
+    # Another address may still sign up.
+    assert _browser_at(strict_app, "198.51.100.2").signup(email="a4@example.com").status_code == 303
+
+
+def _change_password(browser, current: str, new: str = "battery staple"):
+    return browser.post("/account/password", {"pw-current_password": current, "pw-new_password": new,
+                                              "pw-confirm": new}, page="/account")
+
+
+def test_password_changes_are_throttled_per_account(strict_app):
+    ada = Browser(strict_app.test_client())
+    assert ada.signup().status_code == 303
+    assert _change_password(ada, "correct horse", new="short").status_code == 400  # not a guess: not counted
+    for _ in range(2):
+        assert _change_password(ada, "wrong password").status_code == 400
+    response = _change_password(ada, "correct horse")
+    assert response.status_code == 429 and "Too many wrong passwords" in response.get_data(as_text=True)
+    ada.logout()
+    assert ada.login().status_code == 303  # the password did not change
+
+
+def test_account_deletion_is_throttled_per_account(strict_app):
+    ada = Browser(strict_app.test_client())
+    assert ada.signup().status_code == 303
+    db = strict_app.extensions["photoshare.backends"].db
+    for _ in range(2):
+        assert ada.post("/account/delete", {"del-password": "wrong password"}, page="/account").status_code == 400
+    response = ada.post("/account/delete", {"del-password": "correct horse"}, page="/account")
+    assert response.status_code == 429
+    assert db.users.count_documents({}) == 1
