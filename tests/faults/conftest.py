@@ -73,7 +73,8 @@ class FaultStack:
             "MEDIA_ROOT": str(root / "media"), "BLOB_STORE": "fs", "BCRYPT_ROUNDS": "4",
             "MONGO_TIMEOUT_MS": "1500", "MONGO_SOCKET_TIMEOUT_MS": "2500",
             "CAPTION_RETRY_INTERVALS": "1,1,2,2", "CAPTION_BATCH_SIZE": "4",
-            "RECONCILE_MIN_AGE": "0", "RECONCILE_INTERVAL": "4", "WORKER_HEARTBEAT_TTL": "6",
+            # Recovery must not wait for the periodic reconciliation: it is left at 5 minutes.
+            "RECONCILE_MIN_AGE": "0", "RECONCILE_INTERVAL": "300", "WORKER_HEARTBEAT_TTL": "6",
             "CAPTIONER_MODEL": str(model_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
         }
         self.settings = load_settings(self.env)
