@@ -36,29 +36,58 @@ def _browser_at(app, address: str) -> Browser:
     return Browser(client)
 
 
-def test_parallel_wrong_passwords_cannot_overrun_the_account_limit(user, served):
-    user.logout()
-    visitor = requests.Session()
-    token = csrf_token_from(visitor.get(f"{served}/login", timeout=10).text)
-    cookies = visitor.cookies.get_dict()
-    attempts = 12
+def _all_at_once(attempts: int, send) -> Counter:
+    """Run `send(number)` from `attempts` threads released together; count the statuses."""
     barrier = threading.Barrier(attempts)
     statuses: list[int] = []
 
-    def guess(number: int) -> None:
+    def one(number: int) -> None:
         barrier.wait(timeout=20)
-        response = requests.post(f"{served}/login", data={"email": "ada@example.com", "password": f"guess {number}",
-                                                          "csrf_token": token}, cookies=cookies, timeout=30,
-                                 allow_redirects=False)
-        statuses.append(response.status_code)
+        statuses.append(send(number).status_code)
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(attempts)]
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(attempts)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return Counter(statuses)
+
+
+def _form_session(url: str) -> tuple[dict, str]:
+    visitor = requests.Session()
+    token = csrf_token_from(visitor.get(url, timeout=10).text)
+    return visitor.cookies.get_dict(), token
+
+
+def test_parallel_wrong_passwords_cannot_overrun_the_account_limit(user, served):
+    user.logout()
+    cookies, token = _form_session(f"{served}/login")
+    statuses = _all_at_once(12, lambda n: requests.post(
+        f"{served}/login", data={"email": "ada@example.com", "password": f"guess {n}", "csrf_token": token},
+        cookies=cookies, timeout=30, allow_redirects=False))
     # Exactly the limit's worth of passwords was checked; every other guess was refused.
-    assert Counter(statuses) == {401: 3, 429: attempts - 3}, statuses
+    assert statuses == {401: 3, 429: 9}, statuses
+
+
+def test_parallel_basic_auth_guesses_on_the_api_cannot_overrun_the_limit(user, served):
+    # API_TOKEN_LIMIT_PER_ACCOUNT follows LOGIN_LIMIT_PER_ACCOUNT: 3 per 15 minutes here.
+    statuses = _all_at_once(12, lambda n: requests.post(
+        f"{served}/api/v1/tokens", json={"name": "k", "scopes": ["read"]},
+        auth=("ada@example.com", f"guess {n}"), timeout=30))
+    assert statuses == {401: 3, 429: 9}, statuses
+
+
+def test_parallel_share_password_guesses_cannot_overrun_the_limit(app, user, db, served):
+    # SHARE_PASSWORD_LIMIT_PER_ADDRESS defaults to 10 per 15 minutes.
+    from tests.support.sharing import make_link, upload_captioned
+
+    photo = upload_captioned(user, db, "a dog on a beach")
+    _, link = make_link(user, photo_id=photo["_id"], password="open sesame")
+    cookies, token = _form_session(f"{served}/s/{link}")
+    statuses = _all_at_once(16, lambda n: requests.post(
+        f"{served}/s/{link}", data={"password": f"guess {n}", "csrf_token": token}, cookies=cookies, timeout=30,
+        allow_redirects=False))
+    assert statuses == {401: 10, 429: 6}, statuses
 
 
 def test_a_throttled_login_says_when_to_come_back(user):

@@ -16,7 +16,8 @@ from flask import current_app, g, request
 
 from ..extensions import address_key, get_db, limiter_key
 from ..services import accounts, api_keys
-from ..services.errors import AuthenticationFailed
+from ..services.errors import AuthenticationFailed, ServiceError
+from ..throttling import take_attempt
 from .errors import ApiAuthError, InsufficientScope
 
 KEY_SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
@@ -83,13 +84,36 @@ def _authenticate_key(scope: str | None, schemes) -> None:
     g.api_owner_id = result.user["_id"]
 
 
+class TooManyAttempts(ServiceError):
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int):
+        super().__init__("Too many failed attempts with this account or from your address. Wait a few minutes.")
+        self.retry_after = retry_after
+
+
 def _authenticate_basic(email: str, password: str) -> None:
+    # Throttled like the website's log-in (SECURITY.md): each attempt is counted before
+    # the password is checked, atomically, per (account, address) and per address; a
+    # right password gives its attempt back.
+    config, address = current_app.config, request.remote_addr
+    pair = take_attempt("api-login-account", f"{accounts.normalize_email(email)}|{address}",
+                        config["API_TOKEN_LIMIT_PER_ACCOUNT"])
+    if not pair:
+        raise TooManyAttempts(pair.retry_after)
+    from_address = take_attempt("api-login-address", address, config["API_TOKEN_LIMIT_PER_ADDRESS"])
+    if not from_address:
+        pair.refund()
+        raise TooManyAttempts(from_address.retry_after)
     try:
-        user = accounts.authenticate(get_db(), email, password, rounds=current_app.config["BCRYPT_ROUNDS"])
+        user = accounts.authenticate(get_db(), email, password, rounds=config["BCRYPT_ROUNDS"])
     except AuthenticationFailed:
         # Same answer whether or not the e-mail has an account.
         raise ApiAuthError("Wrong e-mail address or password.", code="invalid_credentials",
                            schemes=("Basic",)) from None
+    pair.refund()
+    from_address.refund()
     g.api_owner_id = user["_id"]
 
 
@@ -138,16 +162,3 @@ def rate_limit_key() -> str:
     if isinstance(result, api_keys.Authenticated):
         return limiter_key("api-user", result.user["_id"])
     return address_key("api-address")
-
-
-def basic_account_key() -> str:
-    credentials = _basic_credentials()
-    return limiter_key("api-login-account", accounts.normalize_email(credentials[0] if credentials else ""))
-
-
-def basic_address_key() -> str:
-    return address_key("api-login-address")
-
-
-def basic_auth_failed(response) -> bool:
-    return response.status_code == 401 and _basic_credentials() is not None

@@ -1,15 +1,14 @@
 """/api/v1/tokens: create API keys with the account's e-mail and password (HTTP Basic),
 list and revoke them.
 
-Failed Basic-auth attempts are throttled per e-mail and per client address, like the
-website's log-in (API_TOKEN_LIMIT_PER_ACCOUNT / _PER_ADDRESS).
+Failed Basic-auth attempts are throttled per (e-mail, client address) and per client
+address, like the website's log-in (API_TOKEN_LIMIT_PER_ACCOUNT / _PER_ADDRESS; counted
+atomically in api/auth.py).
 """
 
 from __future__ import annotations
 
-from flask import current_app
-
-from ..extensions import get_db, limiter
+from ..extensions import get_db
 from ..services import api_keys
 from . import auth
 from .auth import current_owner_id, require_account
@@ -20,18 +19,7 @@ bp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens",
                description="API keys. Create them with your e-mail and password (HTTP Basic); "
                            "the key is shown once.")
 
-_THROTTLE_MESSAGE = "Too many failed attempts with this account or from your address. Wait a few minutes."
-_throttle_account = limiter.limit(lambda: current_app.config["API_TOKEN_LIMIT_PER_ACCOUNT"],
-                                  key_func=auth.basic_account_key, deduct_when=auth.basic_auth_failed,
-                                  override_defaults=False, error_message=_THROTTLE_MESSAGE)
-_throttle_address = limiter.limit(lambda: current_app.config["API_TOKEN_LIMIT_PER_ADDRESS"],
-                                  key_func=auth.basic_address_key, deduct_when=auth.basic_auth_failed,
-                                  override_defaults=False, error_message=_THROTTLE_MESSAGE)
-
-
 @bp.route("", methods=["POST"])
-@_throttle_account
-@_throttle_address
 @bp.basic(400, 403, 422)
 @require_account()
 @bp.arguments(TokenCreateSchema)
@@ -50,8 +38,6 @@ def create_token(args):
 
 
 @bp.route("", methods=["GET"])
-@_throttle_account
-@_throttle_address
 @bp.basic(403, also_key=True)
 @require_account(key_scope="read")
 @bp.response(200, TokenListSchema)
@@ -64,8 +50,6 @@ def list_tokens():
 
 
 @bp.route("/<oid:token_id>", methods=["DELETE"])
-@_throttle_account
-@_throttle_address
 @bp.basic(403, 404, also_key=True)
 @require_account(key_scope="write")
 @bp.response(204, description="Revoked: the key stops working at once.")

@@ -16,14 +16,17 @@ so tokens cannot be guessed by trying many. Pages are `noindex`, also as X-Robot
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_limiter import RateLimitExceeded
+from functools import wraps
+
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 
 from ..errors import error_response
-from ..extensions import address_key, get_db, limiter, limiter_key
+from ..extensions import get_db
 from ..forms import SharePasswordForm
 from ..image_responses import image_response
 from ..services import shares
+from ..services.errors import ServiceError
+from ..throttling import take_attempt
 
 bp = Blueprint("sharing", __name__, url_prefix="/s")
 
@@ -44,34 +47,53 @@ def _limit(name: str) -> str:
     return current_app.config.get(name) or DEFAULT_LIMITS[name]
 
 
-def _was_not_found(response) -> bool:
-    return response.status_code == 404
+# Counted atomically (throttling.py): each /s/ request takes an attempt before the link is
+# looked up, and gives it back unless the answer is a 404; each password check takes one
+# per address and per link, given back when the password is right. Parallel requests
+# therefore cannot get more 404s or password guesses than the limits.
+NOT_FOUND_THROTTLED = "Too many requests for links that do not exist. Wait a few minutes before trying again."
+PASSWORD_THROTTLED_ADDRESS = "Too many wrong passwords from your address. Wait a few minutes before trying again."
+PASSWORD_THROTTLED_LINK = "Too many wrong passwords for this link. Wait a while before trying again."
 
 
-def _password_failed(response) -> bool:
-    return request.method == "POST" and response.status_code == 401
+def _too_many(message: str, attempt):
+    return error_response(429, "too_many_requests", message, title="Too many attempts",
+                          headers={**NO_INDEX, "Retry-After": str(attempt.retry_after)})
 
 
-# Each /s/ route carries this: only 404 answers count against the address.
-_throttle_not_found = limiter.limit(lambda: _limit("SHARE_NOT_FOUND_LIMIT"),
-                                    key_func=lambda: address_key("share-not-found"), deduct_when=_was_not_found,
-                                    error_message="Too many requests for links that do not exist. Wait a few "
-                                                  "minutes before trying again.")
-_throttle_password_address = limiter.limit(
-    lambda: _limit("SHARE_PASSWORD_LIMIT_PER_ADDRESS"), key_func=lambda: address_key("share-password"),
-    methods=["POST"], deduct_when=_password_failed,
-    error_message="Too many wrong passwords from your address. Wait a few minutes before trying again.")
-_throttle_password_link = limiter.limit(
-    lambda: _limit("SHARE_PASSWORD_LIMIT_PER_LINK"),
-    key_func=lambda: limiter_key("share-password-link", shares.hash_token(request.view_args.get("token", ""))),
-    methods=["POST"], deduct_when=_password_failed,
-    error_message="Too many wrong passwords for this link. Wait a while before trying again.")
+def _throttle_not_found(view):
+    """Each /s/ route carries this: only 404 answers count against the address."""
+    @wraps(view)
+    def counted(*args, **kwargs):
+        attempt = take_attempt("share-not-found", request.remote_addr, _limit("SHARE_NOT_FOUND_LIMIT"))
+        if not attempt:
+            return _too_many(NOT_FOUND_THROTTLED, attempt)
+        try:
+            response = make_response(view(*args, **kwargs))
+        except ServiceError as error:
+            if error.http_status != 404:
+                attempt.refund()
+            raise
+        except Exception:
+            attempt.refund()
+            raise
+        if response.status_code != 404:
+            attempt.refund()
+        return response
+    return counted
 
 
-@bp.errorhandler(RateLimitExceeded)
-def throttled(error: RateLimitExceeded):
-    return error_response(429, "too_many_requests", error.description, title="Too many attempts",
-                          headers=NO_INDEX)
+def _password_attempts(token: str):
+    """Take a password attempt for this address and this link: (attempts, None), or
+    (None, the 429 answer) if either is used up."""
+    by_address = take_attempt("share-password", request.remote_addr, _limit("SHARE_PASSWORD_LIMIT_PER_ADDRESS"))
+    if not by_address:
+        return None, _too_many(PASSWORD_THROTTLED_ADDRESS, by_address)
+    by_link = take_attempt("share-password-link", shares.hash_token(token), _limit("SHARE_PASSWORD_LIMIT_PER_LINK"))
+    if not by_link:
+        by_address.refund()
+        return None, _too_many(PASSWORD_THROTTLED_LINK, by_link)
+    return (by_address, by_link), None
 
 
 def _unlocked(shared: shares.Shared) -> bool:
@@ -98,15 +120,18 @@ def _password_page(token: str, form: SharePasswordForm, error: str | None = None
 
 @bp.route("/<token>", methods=["GET", "POST"])
 @_throttle_not_found
-@_throttle_password_link
-@_throttle_password_address
 def shared(token):
     db = get_db()
     link = _open(token, require_unlocked=False)
     if not _unlocked(link):
         form = SharePasswordForm()
         if request.method == "POST" and form.validate_on_submit():
+            attempts, refusal = _password_attempts(token)
+            if refusal is not None:
+                return refusal
             if shares.check_link_password(link, form.password.data):
+                for attempt in attempts:
+                    attempt.refund()
                 _unlock(link)
                 return redirect(url_for("sharing.shared", token=token), 303)
             return _password_page(token, form, "Wrong password.", 401)
