@@ -193,6 +193,9 @@ class FaultStack:
         if self._watcher is not None:
             self.supervisor.halt()
             self._watcher.join(timeout=10)
+        for process in self.supervisor.children.values():  # all at once; stop_all waits in turn
+            if process.poll() is None:
+                process.terminate()
         self.supervisor.stop_all()
         self.server.shutdown()
         self.app.extensions["photoshare.backends"].close()
