@@ -127,3 +127,23 @@ def test_a_sweep_blocked_by_a_frozen_store_never_delays_the_heartbeat(fault_stac
         maintenance.stop()
         ctx.close()
     assert max(ages) < 2.0, ages  # ...while the heartbeat (every 1 s here) never paused
+
+
+def test_both_blob_stores_list_old_blobs_in_bounded_pages_that_resume(db, tmp_path):
+    from photoshare.blobs import FileSystemBlobStore, GridFSBlobStore
+
+    later = utcnow() + timedelta(minutes=1)
+    for store in (FileSystemBlobStore(tmp_path / "media"), GridFSBlobStore(db)):
+        keys = {f"{ObjectId()}/thumbnail" for _ in range(7)}
+        for key in keys:
+            store.put(key, b"pixels")
+        assert store.scan(utcnow() - timedelta(minutes=1))[0] == []  # nothing that old
+        seen, cursor, pages = [], None, 0
+        while True:
+            page, cursor = store.scan(later, cursor, limit=3)
+            assert len(page) <= 3
+            seen += [entry.key for entry in page]
+            pages += 1
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(keys) and pages == 3, (store, pages)
