@@ -98,10 +98,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
 def _trust_only_the_public_host(app: Flask) -> None:
     """With PUBLIC_URL set, absolute URLs (og:url, API links) are built on its host, and
-    requests naming another Host get a 400 (TRUSTED_HOSTS, default: PUBLIC_URL's host):
-    a forged Host header never reaches a page, a link or a cache."""
+    requests naming another Host get a 400 (TRUSTED_HOSTS, default: PUBLIC_URL's host and
+    loopback): a forged Host header never reaches a page, a link or a cache."""
     public_url = app.config.get("PUBLIC_URL")
     if not public_url:
         return
@@ -109,7 +112,9 @@ def _trust_only_the_public_host(app: Flask) -> None:
     app.config["SERVER_NAME"] = parts.netloc
     app.config["PREFERRED_URL_SCHEME"] = parts.scheme or "http"
     if not app.config.get("TRUSTED_HOSTS"):
-        app.config["TRUSTED_HOSTS"] = [parts.hostname]
+        # Loopback too: health checks (docker-compose, make run) ask 127.0.0.1, and URLs
+        # are built on SERVER_NAME whatever the Host, so trusting it leaks nothing.
+        app.config["TRUSTED_HOSTS"] = [parts.hostname, *LOOPBACK_HOSTS]
     # The public scheme too: behind a TLS proxy the request itself may arrive over http.
     inner, scheme = app.wsgi_app, app.config["PREFERRED_URL_SCHEME"]
 

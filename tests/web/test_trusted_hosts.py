@@ -29,6 +29,13 @@ def test_a_forged_host_is_refused(public_app, host):
     assert "evil" not in response.get_data(as_text=True)
 
 
+def test_loopback_health_checks_pass_and_still_get_public_urls(public_app):
+    # docker-compose's health check asks http://127.0.0.1:5000/healthz/live.
+    assert public_app.test_client().get("/healthz/live", base_url="http://127.0.0.1:5000").status_code == 200
+    page = public_app.test_client().get("/explore", base_url="http://127.0.0.1:5000").get_data(as_text=True)
+    assert f'<meta property="og:url" content="{PUBLIC}/explore">' in page
+
+
 def test_og_url_and_api_links_carry_the_public_host(public_app):
     db = public_app.extensions["photoshare.backends"].db
     ada = make_account(db, "ada.hosts@example.com")
