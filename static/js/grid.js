@@ -36,7 +36,12 @@
         name: "caption", order: 9, isButton: false, appendTo: "root",
         onInit: function (element, pswp) {
           element.setAttribute("aria-live", "polite");
-          pswp.on("change", function () { element.textContent = pswp.currSlide.data.caption || ""; });
+          function update() {
+            var data = pswp.currSlide ? pswp.currSlide.data : pswp.getItemData(pswp.currIndex);
+            element.textContent = (data && data.caption) || "";
+          }
+          update();  // the first slide's "change" may come before this element exists
+          pswp.on("change", update);
         },
       });
     });

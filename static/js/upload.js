@@ -152,6 +152,12 @@
       select.setAttribute("aria-label", "Select " + photo.filename);
       tile.querySelector('[data-role="zoom"]').setAttribute("aria-label", "View " + photo.filename + " larger");
       grid.insertBefore(tile, grid.firstChild);
+      var count = document.querySelector('[data-role="photo-count"]');
+      if (count) {
+        var n = Number(count.getAttribute("data-count")) + 1;
+        count.setAttribute("data-count", String(n));
+        count.textContent = n + (n === 1 ? " photo" : " photos");
+      }
       var empty = document.querySelector('[data-role="empty"]');
       if (empty) { empty.hidden = true; }
       if (window.Photoshare && window.Photoshare.watchStatus) { window.Photoshare.watchStatus(tile); }

@@ -1,7 +1,7 @@
 """The dashboard in a real browser (headless Debian Chromium driven by Playwright):
-upload a photo and watch its status turn to done and its caption appear, without a
-reload, while a live worker process (`python worker.py`, the real captioner on the tiny
-checkpoint) captions it."""
+upload a photo through the picker (sent by XHR) and watch its tile appear, its status
+turn to done and its caption appear, all without a reload, while a live worker process
+(`python worker.py`, the real captioner on the tiny checkpoint) captions it."""
 
 from __future__ import annotations
 
@@ -23,15 +23,15 @@ def test_upload_and_watch_the_caption_arrive_without_reload(live_server, live_wo
     page.on("pageerror", lambda error: errors.append(str(error)))
 
     sign_up_in_browser(page, live_server)
-
-    page.set_input_files('input[name="images"]', str(picture))
-    page.click('form[action="/upload"] button[type="submit"]')
-    page.wait_for_url(f"{live_server}/")
-    assert "Uploaded 1 photo" in page.inner_text(".flashes")
-
-    tile = page.locator("li.tile").first
-    photo_id = tile.get_attribute("data-photo-id")
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    # Choosing the file uploads it at once (static/js/upload.js: XHR, JSON answer).
+    page.set_input_files('input[name="images"]', str(picture))
+    page.locator('[data-upload-state="done"]').wait_for(timeout=30_000)
+    assert "Uploaded" in page.inner_text('[data-role="upload-state"]')
+
+    tile = page.locator("li.tile[data-photo-id]").first
+    photo_id = tile.get_attribute("data-photo-id")
 
     status = tile.locator('[data-role="status"]')
     status.filter(has_text="done").wait_for(timeout=90_000)

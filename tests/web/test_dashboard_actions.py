@@ -134,7 +134,7 @@ def test_photo_page_offers_alternatives_without_the_shown_caption(user, db):
 def test_photo_page_lists_the_attention_words_with_their_maps(user, db):
     photo = _captioned(user, db)
     page = text(user.client.get(f"/photos/{photo['_id']}"))
-    words = re.findall(r"class=\"attention-word\" data-weights='([^']*)'>([^<]*)</button>", page)
+    words = re.findall(r"class=\"btn attention-word\" data-weights='([^']*)'>([^<]*)</button>", page)
     assert [word for _, word in words] == ["a", "dog", "on", "the", "beach"]
     assert json.loads(words[1][0].replace("&#34;", '"')) == ATTENTION[1]["weights"]
     assert "Why this caption" in page
