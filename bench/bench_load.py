@@ -12,6 +12,10 @@
    writes bench/results/load.json: requests/s, p50/p95/p99 per request type, errors,
    uploads and captions, and the time the captions took to catch up.
 
+`--against http://127.0.0.1:5000` skips step 1 and loads a stack already running on this
+machine, e.g. `docker-compose up` (results in bench/results/load_compose.json); give its
+web and worker the raised throttles below (a docker-compose.override.yml `environment:`).
+
 The throttles meant for one person (log-ins and sign-ups per address, API calls per key)
 are raised for the run: all 50 simulated people come from 127.0.0.1. Everything the run
 starts is stopped and its temporary folder removed at the end.
@@ -31,7 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "platform"))
@@ -45,6 +51,7 @@ ACCOUNTS = 10
 PASSWORD = "load test password"
 RESULTS = ROOT / "bench" / "results" / "load.json"
 GENEROUS = "100000 per minute"
+RUN = uuid.uuid4().hex[:6]  # in the seeded e-mails: a stack used before accepts a new run
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -104,10 +111,28 @@ class Stack:
         self.log.close()
 
 
+class RunningStack:
+    """A stack started by someone else (docker-compose): used, never stopped."""
+
+    def __init__(self, base: str):
+        self.base = base.rstrip("/")
+
+    def wait_healthy(self, timeout_s: float = 900) -> float:
+        started = time.monotonic()
+        while requests.get(f"{self.base}/healthz", timeout=10).status_code != 200:
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError("the platform did not become healthy")
+            time.sleep(1)
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        pass
+
+
 def seed(base: str, count: int) -> list[dict]:
     accounts = []
     for number in range(count):
-        email = f"load{number}@example.com"
+        email = f"load{number}-{RUN}@example.com"
         session = requests.Session()
         answer = session.post(f"{base}/signup", timeout=60, data={
             "email": email, "name": f"Load {number}", "password": PASSWORD, "confirm": PASSWORD,
@@ -191,11 +216,16 @@ def main() -> int:
     parser.add_argument("--spawn-rate", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--caption-timeout", type=float, default=900)
+    parser.add_argument("--against", metavar="URL",
+                        help="a running stack on this machine (e.g. docker-compose: http://127.0.0.1:5000) "
+                             "instead of starting make run's; its throttles must be raised as above")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    stack = Stack(workdir)
+    if args.against and urlsplit(args.against).hostname not in ("127.0.0.1", "localhost"):
+        parser.error("--against: only a stack on 127.0.0.1")
+    stack = RunningStack(args.against) if args.against else Stack(workdir)
     try:
-        print(f"make run in {workdir}: waiting for /healthz ...", flush=True)
+        print(f"platform at {stack.base}: waiting for /healthz ...", flush=True)
         healthy_s = stack.wait_healthy()
         print(f"  healthy after {healthy_s:.0f} s; seeding {ACCOUNTS} accounts", flush=True)
         accounts = seed(stack.base, ACCOUNTS)
@@ -217,8 +247,8 @@ def main() -> int:
         uploads = total - seeded_total
         result = {
             "scenario": {"users": args.users, "spawn_rate": args.spawn_rate, "seconds": args.seconds,
-                         "accounts": ACCOUNTS, "stack": "make run (python -m photoshare.devserver): embedded store, "
-                         "private redis-server, 1 worker (shipped model), gunicorn 2 workers x 4 threads",
+                         "accounts": ACCOUNTS, "stack": args.against or "make run (python -m photoshare.devserver): "
+                         "embedded store, private redis-server, 1 worker (shipped model), gunicorn 2 workers x 4 threads",
                          "machine": f"{os.cpu_count()} CPUs shared with other jobs; load average before "
                          f"{os.getloadavg()[0]:.1f}"},
             "requests": by_name,
@@ -230,8 +260,9 @@ def main() -> int:
                         "seconds_until_all_captioned_after_run": round(caught_up_s, 1)},
             "healthy_after_s": round(healthy_s, 1),
         }
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        results = RESULTS.with_name("load_compose.json") if args.against else RESULTS
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
         return 0
     finally:
