@@ -57,6 +57,17 @@ def test_the_store_holds_only_a_hash_of_the_session_token(user, db):
     assert token not in str(sessions)
 
 
+def test_cookies_of_the_old_signed_only_sessions_no_longer_log_anyone_in(app, user, db):
+    # Before server-side sessions the cookie named "<user id>:<session version>" and was
+    # accepted for 31 days; such a cookie names no session now.
+    user_id = db.users.find_one()["_id"]
+    old_style = app.test_client()
+    with old_style.session_transaction() as flask_session:
+        flask_session["_user_id"] = f"{user_id}:1"
+        flask_session["_fresh"] = True
+    assert _is_login_redirect(old_style.get("/albums"))
+
+
 def test_a_cookie_from_before_the_password_change_is_refused(app, user, db):
     old_cookie = _session_cookie(user)
     response = user.post("/account/password", {"pw-current_password": "correct horse",
