@@ -20,7 +20,7 @@ def _assert_captioned_and_nothing_orphaned(stack, expected: int, before) -> None
 
 
 def test_uploads_while_redis_is_down_are_stored_and_captioned_after_it_returns(stack):
-    before = stack.model_results()
+    before, pids = stack.model_results(), stack.worker_pids()
     assert stack.upload(0).status_code == 202
     stack.stop_redis()
     try:
@@ -33,6 +33,11 @@ def test_uploads_while_redis_is_down_are_stored_and_captioned_after_it_returns(s
         stack.start_redis()
     restarted_at = time.monotonic()
     _assert_captioned_and_nothing_orphaned(stack, 5, before)
+    # Queued by the workers' reconciliation as soon as Redis answered (periodic
+    # reconciliation is 5 minutes away here), not by a restart of the workers.
+    assert stack.worker_pids() == pids
+    assert any("Redis answers again: reconciling now" in path.read_text(errors="replace")
+               for path in stack.log_dir.glob("*.log"))
     print(f"\nRedis restart: 4 photos uploaded meanwhile captioned {time.monotonic() - restarted_at:.1f} s after")
 
 
