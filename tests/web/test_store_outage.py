@@ -9,6 +9,7 @@ import pytest
 from photoshare import create_app
 from photoshare.embedded_store import free_port
 from tests.support.api_clients import bearer, make_key
+from tests.support.sessions import Browser
 
 
 @pytest.fixture
@@ -52,3 +53,16 @@ def test_the_api_answers_503_json(db, store_down_app):
 def test_an_anonymous_visitor_gets_the_503_page_too(store_down_app):
     response = store_down_app.test_client().get("/explore")
     assert response.status_code == 503 and "temporarily unavailable" in response.get_data(as_text=True)
+
+
+def test_logging_in_or_out_while_the_store_is_down_is_a_503_not_a_half_done_session(user, store_down_app, db):
+    cookie = user.client.get_cookie("session").value
+    token = user.token("/logout")
+    client = store_down_app.test_client()
+    client.set_cookie("session", cookie)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 503
+    assert db.sessions.count_documents({}) == 1  # not ended: the person is told, and logs out again later
+    visitor = Browser(store_down_app.test_client())
+    assert visitor.client.get("/login").status_code == 200  # the form needs no store
+    assert visitor.login().status_code == 503
+    assert user.client.get("/albums").status_code == 200  # the real store: the session lives on
