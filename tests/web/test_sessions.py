@@ -68,6 +68,16 @@ def test_cookies_of_the_old_signed_only_sessions_no_longer_log_anyone_in(app, us
     assert _is_login_redirect(old_style.get("/albums"))
 
 
+def test_logging_in_again_replaces_the_browsers_session(app, user, db):
+    old_cookie = _session_cookie(user)
+    response = user.client.post("/login", data={"email": "ada@example.com", "password": "correct horse",
+                                                 "csrf_token": user.token("/account")})
+    assert response.status_code == 303
+    assert db.sessions.count_documents({}) == 1
+    assert _is_login_redirect(_replay(app, old_cookie))
+    assert user.client.get("/albums").status_code == 200
+
+
 def test_a_cookie_from_before_the_password_change_is_refused(app, user, db):
     old_cookie = _session_cookie(user)
     response = user.post("/account/password", {"pw-current_password": "correct horse",

@@ -19,8 +19,8 @@ from ..services import accounts
 from ..services import admin as admin_service
 from ..services import sessions
 from ..services import signup as signup_policy
-from ..throttling import take_attempt
 from ..services.errors import AuthenticationFailed, ServiceError
+from ..throttling import take_attempt
 
 bp = Blueprint("auth", __name__)
 
@@ -78,8 +78,13 @@ def load_user(cookie_id: str) -> User | None:
 
 
 def start_session(doc: dict) -> None:
-    """Log `doc`'s account in: a new server-side session, named by this browser's cookie."""
-    login_user(User(doc, sessions.start(get_db(), doc, _policy())))
+    """Log `doc`'s account in: a new server-side session, named by this browser's cookie.
+    A session this browser already had ends (a fresh token at every log-in: whoever knew
+    the old one does not inherit the new log-in)."""
+    db = get_db()
+    if current_user.is_authenticated:
+        sessions.end(db, current_user.session_token)
+    login_user(User(doc, sessions.start(db, doc, _policy())))
 
 
 def end_session() -> None:
