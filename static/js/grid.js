@@ -1,6 +1,6 @@
 // The owner's photo grid: a photoswipe lightbox (keyboard, swipe, caption), a select
-// mode for bulk actions with a confirm before deleting, and infinite scroll that reads
-// the next page of the server's own pager (the grid works the same without script).
+// mode for bulk actions with a confirm before deleting, and infinite scroll by cursor
+// (the grid works without script too: links to photo pages, and a page-number pager).
 (function () {
   "use strict";
 
@@ -112,43 +112,58 @@
     };
   }
 
+  // Older photos by cursor (GET /photos/grid?cursor=…, an HTML fragment) as the "Load older
+  // photos" button comes into view; the page-number pager is then hidden (it is for no script).
   function infiniteScroll(grid) {
-    if (!window.IntersectionObserver || !window.DOMParser) { return; }
+    var more = document.querySelector('[data-role="more"]');
+    if (!more || !window.DOMParser) { return; }
+    var button = more.querySelector('[data-role="more-button"]');
+    var pager = document.querySelector("nav.pager");
     var loading = false;
-    var observer = new IntersectionObserver(function (entries) {
-      if (!entries.some(function (entry) { return entry.isIntersecting; }) || loading) { return; }
-      var pager = document.querySelector("nav.pager");
-      var next = pager && pager.querySelector('a[rel="next"]');
-      if (!next) { observer.disconnect(); return; }
+    var observer = null;
+    more.hidden = false;
+    if (pager) { pager.hidden = true; }
+
+    function load() {
+      var url = button.getAttribute("data-url");
+      if (loading || !url) { return; }
       loading = true;
-      fetch(next.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      button.disabled = true;
+      button.textContent = "Loading…";
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (response) {
           if (!response.ok) { throw new Error("HTTP " + response.status); }
           return response.text();
         })
         .then(function (html) {
           var page = new DOMParser().parseFromString(html, "text/html");
-          page.querySelectorAll("ul.grid > li.tile").forEach(function (tile) {
+          page.querySelectorAll("li.tile").forEach(function (tile) {
             if (grid.querySelector('[data-photo-id="' + tile.getAttribute("data-photo-id") + '"]')) { return; }
             var adopted = document.importNode(tile, true);
             grid.appendChild(adopted);
             if (window.Photoshare && window.Photoshare.watchStatus) { window.Photoshare.watchStatus(adopted); }
           });
-          var newPager = page.querySelector("nav.pager");
-          if (newPager) {
-            pager.replaceWith(document.importNode(newPager, true));
-            observer.disconnect();
-            observer.observe(document.querySelector("nav.pager"));
+          var next = page.querySelector('[data-role="more-url"]');
+          if (next) {
+            button.setAttribute("data-url", next.getAttribute("href"));
+            button.textContent = "Load older photos";
+            if (observer) { observer.unobserve(more); observer.observe(more); }  // still in view: go on
           } else {
-            pager.remove();
-            observer.disconnect();
+            more.remove();  // the end of the library
+            if (observer) { observer.disconnect(); }
           }
         })
-        .catch(function () { /* the pager's links still work */ })
-        .then(function () { loading = false; });
-    }, { rootMargin: "600px 0px" });
-    var pager = document.querySelector("nav.pager");
-    if (pager) { observer.observe(pager); }
+        .catch(function () { button.textContent = "Could not load more photos: try again"; })
+        .then(function () { loading = false; button.disabled = false; });
+    }
+
+    button.addEventListener("click", load);
+    if (window.IntersectionObserver) {
+      observer = new IntersectionObserver(function (entries) {
+        if (entries.some(function (entry) { return entry.isIntersecting; })) { load(); }
+      }, { rootMargin: "600px 0px" });
+      observer.observe(more);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {

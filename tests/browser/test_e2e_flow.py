@@ -128,7 +128,8 @@ def _upload_items_done(page, count: int):
         "n => document.querySelectorAll('[data-upload-state=done]').length >= n", arg=count, timeout=30_000)
 
 
-def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe):
+def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, app):
+    app.config["PHOTOS_PER_PAGE"] = 2  # so the grid's infinite scroll has a page to load
     watch = Watch()
     context = chromium.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
     page = watch.page(context.new_page())
@@ -185,8 +186,28 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe):
     page.select_option("#bulk-visibility", "unlisted")
     page.click('#bulk-form button[value="visibility"]')
     page.locator(".flashes").filter(has_text="Changed who can see 2 photos.").wait_for(timeout=5000)
+    # The reloaded dashboard shows 2 photos a page: the third arrives by the cursor scroll.
+    page.locator("li.tile[data-photo-id]").nth(2).wait_for(timeout=5000)
+    assert page.locator('[data-role="more"]').count() == 0 and page.locator("nav.pager").is_hidden()
     assert [db.photos.find_one({"_id": ObjectId(i)}).get("visibility") or "private" for i in ids] == [
         "private", "unlisted", "unlisted"]
+
+    # An album, filled in select mode; its page (grid, share dialog) passes the same checks.
+    page.goto(f"{live_server}/albums")
+    page.fill('input[name="name"]', "Hills")
+    page.click('form[action="/albums"] button[type="submit"]')
+    page.wait_for_url(f"{live_server}/albums/*")
+    album_url = page.url
+    page.goto(f"{live_server}/")
+    page.locator("li.tile[data-photo-id]").nth(2).wait_for(timeout=5000)  # all three, by the scroll
+    page.click('[data-role="select-mode"]')
+    page.click('[data-role="select-all"]')
+    assert page.inner_text('[data-role="selected-count"]') == "3"
+    page.click('#bulk-form button[value="album"]')
+    page.locator(".flashes").filter(has_text="Added 3 photos to the album.").wait_for(timeout=5000)
+    page.goto(album_url)
+    page.locator("li.tile[data-photo-id]").nth(2).wait_for(timeout=5000)  # the album scrolls by cursor too
+    _check_page(page, "album", axe)
 
     # Inline caption editing on the first photo: saved without a reload.
     page.goto(f"{live_server}/photos/{ids[0]}")

@@ -143,3 +143,40 @@ def test_photo_page_lists_the_attention_words_with_their_maps(user, db):
 def test_photo_page_without_attention_has_no_why_section(user, db):
     photo = upload_captioned(user, db, "Plain caption")
     assert "Why this caption" not in text(user.client.get(f"/photos/{photo['_id']}"))
+
+
+def _tile_ids(page: str) -> list[str]:
+    return re.findall(r'<li class="tile" data-photo-id="([0-9a-f]{24})"', page)
+
+
+def _more_url(page: str) -> str | None:
+    match = re.search(r'data-(?:role="more-button" data-url|role="more-url" href)="([^"]+)"', page)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def test_infinite_scroll_reads_older_tiles_by_cursor(user, db, app):
+    app.config["PHOTOS_PER_PAGE"] = 2
+    ids = [str(_upload(user, db, f"p{i}.png")["_id"]) for i in range(5)][::-1]  # newest first
+    first = text(user.client.get("/"))
+    seen, url = _tile_ids(first), _more_url(first)
+    assert seen == ids[:2] and url.startswith("/photos/grid?cursor=")
+    while url:
+        fragment = text(user.client.get(url))
+        seen += _tile_ids(fragment)
+        url = _more_url(fragment)
+    assert seen == ids  # each once, in order, and the last fragment has no "more"
+    assert user.client.get("/photos/grid?cursor=not-a-cursor").status_code == 400
+
+
+def test_album_grid_pages_by_cursor_and_only_the_owners_album(user, db, app, other_browser):
+    app.config["PHOTOS_PER_PAGE"] = 1
+    photos = [_upload(user, db, f"p{i}.png") for i in range(3)]
+    assert user.post("/albums", {"name": "Trip"}, page="/albums").status_code == 303
+    album = db.albums.find_one({"name": "Trip"})
+    assert _bulk(user, {"action": "album", "album_id": str(album["_id"]),
+                        "photo_ids": [str(photos[0]["_id"]), str(photos[2]["_id"])]}).status_code == 303
+    url = _more_url(text(user.client.get(f"/albums/{album['_id']}")))
+    assert f"album={album['_id']}" in url
+    assert _tile_ids(text(user.client.get(url))) == [str(photos[0]["_id"])]
+    assert other_browser.signup(email="bob@example.com").status_code == 303
+    assert other_browser.client.get(url).status_code == 404  # not Bob's album

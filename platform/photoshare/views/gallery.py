@@ -21,7 +21,7 @@ from ..services import bulk as bulk_service
 from ..services import captions as caption_service
 from ..services import photos as photo_service
 from ..services.errors import ServiceError
-from ..services.pagination import clamp_page
+from ..services.pagination import clamp_page, encode_cursor
 from ..services.photo_mapper import captioning, display_caption, status_view, upright_size
 from ..services.visibility import PUBLIC, VISIBILITIES, visibility_of
 from . import upload_answers
@@ -75,6 +75,15 @@ def _page_arg() -> int:
     return clamp_page(request.args.get("page", 1, type=int))
 
 
+def _more_url(items: list[dict], has_next: bool, **filters) -> str | None:
+    """Where the grid's infinite scroll reads the tiles after these: by cursor (the _id of
+    the last one), never by offset, so page 400 of a 10,000-photo library is as quick as page 2."""
+    if not (has_next and items):
+        return None
+    return url_for("gallery.grid_page", cursor=encode_cursor(items[-1]),
+                   **{key: value for key, value in filters.items() if value})
+
+
 def _redirect_back(default: str):
     # Forms post back to the page they were on (same-site paths only).
     return redirect(local_redirect_target(request.form.get("next"), default), 303)
@@ -89,6 +98,7 @@ def render_dashboard(upload_errors: list[str] | None = None, status: int = 200):
     albums = album_service.list_albums(get_db(), current_user.id, with_counts=False)
     return render_template("gallery/dashboard.html", page=page, search=search, form=UploadForm(),
                            upload_errors=upload_errors or [], albums=albums, confirm_form=ConfirmForm(),
+                           more_url=_more_url(page.items, page.has_next, q=search),
                            bulk_limit=bulk_service.MAX_SELECTED), status
 
 
@@ -157,6 +167,21 @@ def photo(photo_id, visibility_form: VisibilityForm | None = None, status: int =
         caption_form=CaptionForm(caption=photo.get("user_caption") or ""), confirm_form=ConfirmForm(),
         visibility_form=visibility_form,
     ), status
+
+
+@bp.get("/photos/grid")
+@login_required
+def grid_page():
+    """The next tiles of the dashboard's or an album's grid after a cursor: an HTML fragment
+    for the infinite scroll (static/js/grid.js), with the address of the tiles after it."""
+    db = get_db()
+    album_id, search = request.args.get("album") or None, request.args.get("q", "").strip() or None
+    if album_id:
+        album_id = album_service.get_album(db, current_user.id, album_id)["_id"]  # another user's: 404
+    page = photo_service.feed(db, current_user.id, limit=current_app.config["PHOTOS_PER_PAGE"],
+                              cursor=request.args.get("cursor") or None, album_id=album_id, search=search)
+    return render_template("gallery/_grid_page.html", photos=page.items,
+                           more_url=_more_url(page.items, bool(page.next_cursor), album=album_id, q=search))
 
 
 @bp.get("/photos/<oid:photo_id>/status")
@@ -300,6 +325,7 @@ def album(album_id, rename_form: AlbumForm | None = None, status: int = 200):
     page = photo_service.list_photos(db, current_user.id, page=_page_arg(), album_id=album["_id"],
                                      per_page=current_app.config["PHOTOS_PER_PAGE"])
     return render_template("gallery/album.html", album=album, page=page,
+                           more_url=_more_url(page.items, page.has_next, album=album["_id"]),
                            rename_form=rename_form or AlbumForm(name=album["name"]),
                            confirm_form=ConfirmForm()), status
 
