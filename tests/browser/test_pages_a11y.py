@@ -105,6 +105,10 @@ def site(module_app, module_live_server, module_chromium):
         "share-album": _share(ada, album_id=album_id),
         "share-password": _share(ada, photo_id=photo_id, password="open sesame"),
     }
+    # Rows in the API keys and invitations tables (wide tables scroll inside their own box).
+    _post_ok(ada, "/account/api-keys", {"name": "backup script", "scopes": ["read"], "expires_in_days": "30"},
+             status=201)
+    _post_ok(ada, "/admin/invites", {"expires_in_hours": "48", "note": "for Carol"}, status=201)
     Browser(module_app.test_client()).signup(email="bob@example.com", name="Bob")
 
     context = module_chromium.new_context(viewport=VIEWPORTS["desktop"])
@@ -252,16 +256,20 @@ def test_keyboard_reaches_content_through_the_skip_link_with_a_visible_focus_rin
 
 
 @pytest.mark.browser
-def test_dark_mode_follows_the_system_setting(site, module_chromium, axe):
-    context = new_context(module_chromium, site, "desktop", color_scheme="dark")
+@pytest.mark.parametrize("logged_in, pages", [
+    (False, ("/", "/login", "share-photo", "/no-such-page")),
+    (True, ("/account", "/account/api-keys", "/shares", "/admin/users")),
+], ids=["visitor", "owner"])
+def test_dark_mode_follows_the_system_setting(site, module_chromium, axe, logged_in, pages):
+    context = new_context(module_chromium, site, "desktop", logged_in=logged_in, color_scheme="dark")
     page = context.new_page()
-    for name, path in (("home", "/"), ("login", "/login"), ("share-photo", site.paths["share-photo"]),
-                       ("not-found", "/no-such-page")):
-        page.goto(site.url + path)
+    for path in pages:
+        page.goto(site.url + site.paths.get(path, path))
         assert page.get_attribute("html", "data-bs-theme") == "dark"
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(255, 255, 255)"
-        assert axe(page) == [], f"{name} in dark mode"
-        screenshot(page, f"{name}-dark", "dark-home.png" if name == "home" else None)
+        assert axe(page) == [], f"{path} in dark mode"
+        name = path.strip("/").replace("/", "-") or "home"
+        screenshot(page, f"{name}-dark", "dark-home.png" if path == "/" else None)
     context.close()
 
 
