@@ -110,9 +110,17 @@
       try { body = JSON.parse(xhr.responseText); } catch (error) { body = null; }
       if (xhr.status === 201 && body && body.photos && body.photos.length) {
         part(item, "upload-progress").value = 100;
-        body.photos.forEach(addTile);
         finish(item, body.queued === false ? "Uploaded; captioning is delayed (queue unavailable)."
           : "Uploaded: captioning…", "done");
+        body.photos.forEach(function (photo) {
+          var tile = addTile(photo);
+          if (!tile) { return; }
+          tile.addEventListener("photoshare:status", function (event) {
+            var state = event.detail;
+            if (state.caption_status === "done") { setState(item, "Captioned: “" + state.caption + "”", "done"); }
+            if (state.caption_status === "failed") { setState(item, "Uploaded, but not captioned.", "done"); }
+          });
+        });
         return;
       }
       var rejected = body && body.rejected && body.rejected[0];
@@ -138,7 +146,7 @@
     function addTile(photo) {
       var grid = document.querySelector('[data-role="grid"]');
       var template = document.getElementById("tile-template");
-      if (!grid || !template || grid.querySelector('[data-photo-id="' + photo.id + '"]')) { return; }
+      if (!grid || !template || grid.querySelector('[data-photo-id="' + photo.id + '"]')) { return null; }
       var tile = template.content.firstElementChild.cloneNode(true);
       tile.setAttribute("data-photo-id", photo.id);
       tile.setAttribute("data-status-url", photo.status_url);
@@ -161,6 +169,7 @@
       var empty = document.querySelector('[data-role="empty"]');
       if (empty) { empty.hidden = true; }
       if (window.Photoshare && window.Photoshare.watchStatus) { window.Photoshare.watchStatus(tile); }
+      return tile;
     }
 
     function addAll(files) {
