@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ CAPTION = "a sandy beach under a blue sky with the sea"
 # Error pages other than 404 come from the one error renderer (photoshare.errors); this
 # module's app gets a route that raises each status so its page can be looked at.
 RAISED_STATUSES = (413, 429, 500, 503)
+RESET_LINK_RE = re.compile(r'value="[^"]*/reset-password/([^"]+)" data-role="reset-link"')
 
 
 def scene_png(size=(960, 640)) -> bytes:
@@ -110,6 +112,9 @@ def site(module_app, module_live_server, module_chromium):
              status=201)
     _post_ok(ada, "/admin/invites", {"expires_in_hours": "48", "note": "for Carol"}, status=201)
     Browser(module_app.test_client()).signup(email="bob@example.com", name="Bob")
+    bob_id = db.users.find_one({"email": "bob@example.com"})["_id"]
+    reset_page = text(_post_ok(ada, f"/admin/users/{bob_id}/reset-link", {}, status=200))
+    paths["reset-password"] = "/reset-password/" + RESET_LINK_RE.search(reset_page).group(1)
 
     context = module_chromium.new_context(viewport=VIEWPORTS["desktop"])
     page = context.new_page()
@@ -166,7 +171,8 @@ PAGES = [
     ("profile", "/u/ada", 200, False), ("public-photo", "public-photo", 200, False),
     ("public-album", "public-album", 200, False), ("share-photo", "share-photo", 200, False),
     ("share-album", "share-album", 200, False), ("share-password", "share-password", 200, False),
-    ("not-found", "/no-such-page", 404, False),
+    ("not-found", "/no-such-page", 404, False), ("reset-password", "reset-password", 200, False),
+    ("reset-password-invalid", "/reset-password/no-such-token", 400, False),
     ("albums", "/albums", 200, True), ("account", "/account", 200, True), ("export", "/account/export", 200, True),
     ("api-keys", "/account/api-keys", 200, True), ("shared-links", "/shares", 200, True),
     ("logout", "/logout", 200, True), ("admin-users", "/admin/users", 200, True),
