@@ -28,8 +28,9 @@ class Maintenance(threading.Thread):
       even while a long job runs, so it vanishes soon after the process dies);
     - moving due retries from the scheduled registry back to the queue (what RQ's
       scheduler does, but without forking: TensorFlow is loaded in this process);
-    - telling the Reconciler when Redis answers again after an outage, so that photos
-      uploaded meanwhile (stored pending, their job never queued) are queued at once.
+    - telling the Reconciler when Redis answers again after an outage or a restart
+      (its run id changed), so that photos uploaded meanwhile (stored pending, their
+      job never queued, or lost with a Redis that kept no data) are queued at once.
     Nothing here reads more than a few keys: the heartbeat must never wait behind a scan.
     """
 
@@ -44,6 +45,7 @@ class Maintenance(threading.Thread):
         self.state = "loading"
         self._stop_event = threading.Event()
         self._redis_down = False
+        self._redis_run_id: str | None = None
         settings = ctx.settings
         self._ttl = settings["WORKER_HEARTBEAT_TTL"]
         self._scheduler = RQScheduler([settings["CAPTION_QUEUE"]], connection=ctx.redis,
@@ -84,13 +86,22 @@ class Maintenance(threading.Thread):
             registry.remove(job_id)
         return job_ids
 
+    def _redis_came_back(self) -> bool:
+        """Whether Redis answers again after an outage this thread saw (an error), or
+        after a restart it did not see (a new run id: an outage shorter than a tick, or
+        between two of this thread's calls, still lost the jobs uploads tried to queue)."""
+        run_id = self.ctx.redis.info("server").get("run_id")  # raises while Redis is down
+        restarted = self._redis_run_id is not None and run_id != self._redis_run_id
+        came_back = self._redis_down or restarted
+        self._redis_run_id, self._redis_down = run_id, False
+        return came_back
+
     def run(self) -> None:
         while not self._stop_event.wait(self.TICK_SECONDS):
             try:
-                if self._redis_down:
-                    self.beat()  # raises while Redis is still down
-                    self._redis_down = False
+                if self._redis_came_back():
                     log.info("Redis answers again: reconciling now")
+                    self.beat()
                     if self.reconciler is not None:
                         self.reconciler.wake()
                 self._tick()
