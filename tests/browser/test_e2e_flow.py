@@ -2,9 +2,12 @@
 and a live worker process (the real captioner on the tiny checkpoint):
 
 sign up; upload three photos through the drop zone's picker and watch their captions
-arrive without a reload; edit one caption inline; choose an alternative on another; open
-the attention view ("Why this caption") and check its canvas is drawn; open the
-lightbox; bulk-change visibility in select mode; make a share link, open it logged out,
+arrive without a reload (from the real model: tiny checkpoint, its words, the caption as
+alt text, the same caption on the photo page; this test took over the checks of the
+former tests/browser/test_dashboard.py, saving a live worker's start); edit one caption
+inline; choose an alternative on another; open the attention view ("Why this caption")
+and check its canvas is drawn; open the lightbox; bulk-change visibility and fill an
+album in select mode (the grid loads its next page by cursor); make a share link, open it logged out,
 revoke it and get 404; upload a HEIC photo and a duplicate (duplicate message, Keep
 both, then delete that copy through the confirm dialog); create an API key and use it.
 
@@ -24,6 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 from bson import ObjectId
+from captioner.testing import TINY_WORDS
 
 from tests.browser.conftest import sign_up_in_browser
 from tests.support.common import ROOT
@@ -153,8 +157,12 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, 
     ids = page.eval_on_selector_all("li.tile[data-photo-id]", "tiles => tiles.map(t => t.dataset.photoId)")
     for tile_id in ids:
         photo = db.photos.find_one({"_id": ObjectId(tile_id)})
-        shown = page.locator(f'li.tile[data-photo-id="{tile_id}"] [data-role="caption"]').inner_text().strip()
+        tile = page.locator(f'li.tile[data-photo-id="{tile_id}"]')
+        shown = tile.locator('[data-role="caption"]').inner_text().strip()
         assert shown == photo["ai_caption"] and shown
+        assert tile.locator("img").get_attribute("alt") == shown  # the caption is the alt text
+        # Captioned by the real model (the tiny checkpoint), not by a stand-in.
+        assert photo["model_version"].startswith("tiny-attention@") and set(shown.split()) <= set(TINY_WORDS)
     assert page.inner_text('[data-role="photo-count"]') == "3 photos"
     _check_page(page, "dashboard", axe)
     for _ in range(3):
@@ -210,7 +218,11 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, 
     _check_page(page, "album", axe)
 
     # Inline caption editing on the first photo: saved without a reload.
-    page.goto(f"{live_server}/photos/{ids[0]}")
+    page.click(f'li.tile[data-photo-id="{ids[0]}"] .tile-link')
+    page.wait_for_url(f"{live_server}/photos/{ids[0]}")
+    ai_caption = db.photos.find_one({"_id": ObjectId(ids[0])})["ai_caption"]
+    assert page.inner_text("figcaption").strip() == ai_caption
+    assert page.locator("img.display").get_attribute("alt") == ai_caption
     page.evaluate("window.__sameDocument = true")
     page.fill('[data-role="caption-form"] textarea[name="caption"]', "Red wall at noon")
     page.click('[data-role="caption-form"] button[type="submit"]')
