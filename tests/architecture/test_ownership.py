@@ -17,7 +17,7 @@ PACKAGE = ROOT / "platform" / "photoshare"
 # Collection (attribute of a pymongo Database) -> the only module that may touch it.
 OWNERS = {
     "photos": "repositories/photos.py",
-    "photo_attention": "repositories/photos.py",
+    "photo_attention": "repositories/photo_attention.py",
     "albums": "repositories/albums.py",
     "users": "repositories/users.py",
     "api_keys": "repositories/api_keys.py",

@@ -16,6 +16,7 @@ from PIL import Image
 
 from photoshare.repositories import photo_files
 from photoshare.repositories import photos as photo_repo
+from photoshare.repositories import photo_attention
 from photoshare.blobs import GridFSBlobStore
 from photoshare.services import photos, reconciliation
 from tests.images import make_image
@@ -72,9 +73,9 @@ def test_attention_maps_are_kept_out_of_the_photo_document(user, db, worker):
     worker.work()
     stored = db.photos.find_one({"_id": photo["_id"]})
     assert stored["caption_status"] == "done" and "attention" not in stored
-    words = photo_repo.attention_of(db, photo["owner_id"], photo["_id"])
+    words = photo_attention.of_photo(db, photo["owner_id"], photo["_id"])
     assert [w["word"] for w in words] == stored["ai_caption"].split()
-    assert photo_repo.attention_of(db, ObjectId(), photo["_id"]) == []  # another owner: nothing
+    assert photo_attention.of_photo(db, ObjectId(), photo["_id"]) == []  # another owner: nothing
 
 
 def _legacy_photo(db, owner_id, name: str, content: bytes) -> dict:

@@ -17,6 +17,7 @@ from rq.job import Job
 
 from photoshare.queueing import new_job_id
 from photoshare.repositories import photos as photo_repo
+from photoshare.repositories import photo_attention
 from photoshare.services import captions
 from photoshare.worker import context, maintenance, model, process
 from tests.images import jpeg_with_orientation, make_image
@@ -60,7 +61,7 @@ def test_job_end_to_end(user, db, worker, tiny_captioner):
         assert photo["alternatives"][0]["caption"] == photo["ai_caption"]
         assert all(isinstance(a["score"], float) for a in photo["alternatives"])
         # The attention maps live apart from the photo document (repositories.photos).
-        attention = photo_repo.attention_of(db, photo["owner_id"], photo["_id"])
+        attention = photo_attention.of_photo(db, photo["owner_id"], photo["_id"])
         assert "attention" not in photo and [a["word"] for a in attention] == words
         weights = attention[0]["weights"]
         assert len(weights) > 1 and len(weights[0]) > 1  # a 2-D map over the image

@@ -28,10 +28,8 @@ def ensure_indexes(db: Database) -> None:
                            name="owner_visibility_id_desc")
     # The single-field index the embedded store walks (docs/STORAGE.md).
     db.albums.create_index([("owner_id", ASCENDING)], name="owner")
-    existing = db.albums.index_information()
-    for retired in ("owner_newest", "owner_visibility_newest"):  # before the _id order
-        if retired in existing:
-            db.albums.drop_index(retired)
+    for retired in set(db.albums.index_information()) & {"owner_newest", "owner_visibility_newest"}:
+        db.albums.drop_index(retired)  # by created_at: replaced by the _id-ordered ones above
 
 
 def insert(db: Database, owner_id: ObjectId, name: str, name_key: str) -> dict:

@@ -30,6 +30,7 @@ from pymongo.database import Database
 
 from ..clock import utcnow
 from .search_tokens import TOKEN_INPUTS, photo_tokens
+from . import photo_attention
 
 # caption_status values
 PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
@@ -37,26 +38,16 @@ IN_PROGRESS = (PENDING, PROCESSING)
 CAPTION_STATUSES = (PENDING, PROCESSING, DONE, FAILED)
 
 # Projections. The grid never needs the model's alternatives; the API shows them. The
-# bulky attention maps are not in the photo document at all (collection photo_attention,
-# read only where they are shown), so listings, scans and counts never decode them.
+# bulky attention maps are not in the photo document at all (repositories.photo_attention).
 LIST_FIELDS = {"attention": 0, "alternatives": 0}
 DETAIL_FIELDS = {"attention": 0}
-# Newest upload first. The `_id` is made at upload, so it is the upload order, and one
-# key (no tie-breaker) is what both stores serve from an index: MongoDB from
-# {owner_id: 1, _id: -1}, the embedded store by walking a single-field index in _id
-# order and stopping after a page (docs/STORAGE.md). Cursors (services.pagination) are
-# plain `_id < last` conditions on the same key.
+# Newest upload first by `_id` (made at upload) alone: one key both stores serve from an
+# index (docs/STORAGE.md); cursors (services.pagination) are `_id < last` on that key.
 NEWEST_FIRST = [("_id", DESCENDING)]
 
 
 def _photos(db: Database):
     return db.photos
-
-
-def _attention(db: Database):
-    # {_id: photo id, owner_id, words: [{"word", "weights": H x W}]}: part of the photo
-    # (this module owns it too), kept apart because it is ~12 KB of floats per photo.
-    return db.photo_attention
 
 
 def ensure_indexes(db: Database) -> None:
@@ -70,7 +61,7 @@ def ensure_indexes(db: Database) -> None:
     # Multikey indexes; a query requires all its tokens, bounded by one of them.
     photos.create_index([("owner_id", ASCENDING), ("search_tokens", ASCENDING)], name="owner_search")
     photos.create_index([("visibility", ASCENDING), ("caption_tokens", ASCENDING)], name="public_search")
-    # Public listings, newest upload first (page_by_id): /explore and a profile.
+    # Public listings, newest upload first: /explore and a profile.
     photos.create_index([("visibility", ASCENDING), ("_id", DESCENDING)], name="visibility_id")
     photos.create_index([("owner_id", ASCENDING), ("visibility", ASCENDING), ("_id", DESCENDING)],
                         name="owner_visibility_id")
@@ -89,12 +80,9 @@ def ensure_indexes(db: Database) -> None:
                         name="caption_status")
     # The system page: captioned photos of another model version than the current one.
     photos.create_index([("caption_status", ASCENDING), ("model_version", ASCENDING)], name="status_version")
-    _attention(db).create_index([("owner_id", ASCENDING)], name="owner")
-    # Replaced by the _id-ordered ones above (stores made before the change carry them).
-    existing = photos.index_information()
-    for retired in ("owner_newest", "owner_album_newest"):
-        if retired in existing:
-            photos.drop_index(retired)
+    photo_attention.ensure_indexes(db)
+    for retired in set(photos.index_information()) & {"owner_newest", "owner_album_newest"}:
+        photos.drop_index(retired)  # by created_at: replaced by the _id-ordered ones above
 
 
 # -- Reading ----------------------------------------------------------------------
@@ -114,10 +102,9 @@ def exists(db: Database, photo_id: ObjectId, owner_id: ObjectId | None = None) -
 
 
 def count(db: Database, query: dict) -> int:
-    # The `count` command, not count_documents: pymongo sends the latter as an aggregation,
-    # which the embedded store evaluates by decoding every matching document (seconds at
-    # 10,000 photos); `count` of one indexed equality is counted in its index there, and
-    # on MongoDB it is exact for these filters (no sharding, no orphans).
+    # The `count` command: count_documents is an aggregation, which the embedded store runs
+    # by decoding every match (seconds at 10,000 photos), while `count` of one indexed
+    # equality is counted in its index there; on MongoDB both are exact here (unsharded).
     return _photos(db).database.command("count", _photos(db).name, query=query)["n"]
 
 
@@ -127,14 +114,8 @@ def page(db: Database, query: dict, *, skip: int, limit: int, projection=LIST_FI
 
 
 def newest(db: Database, query: dict, *, limit: int, projection=LIST_FIELDS) -> list[dict]:
-    """The first `limit` photos matching `query`, newest first (keyset pagination adds
-    its position to the query)."""
+    """The first `limit` photos matching `query`, newest first (cursor pages add `_id < last`)."""
     return list(_photos(db).find(query, projection).sort(NEWEST_FIRST).limit(limit))
-
-
-def page_by_id(db: Database, query: dict, *, skip: int, limit: int, projection=LIST_FIELDS) -> list[dict]:
-    """The same as `page` (the listings all share NEWEST_FIRST): kept for its callers' names."""
-    return page(db, query, skip=skip, limit=limit, projection=projection)
 
 
 def existing_ids(db: Database, photo_ids: Iterable[ObjectId]) -> set[ObjectId]:
@@ -148,12 +129,6 @@ def in_progress_before(db: Database, cutoff: datetime) -> Iterator[dict]:
         {"caption_status": {"$in": list(IN_PROGRESS)}, "caption_requested_at": {"$lte": cutoff}},
         {"job_id": 1, "requeue_count": 1},
     )
-
-
-def attention_of(db: Database, owner_id: ObjectId, photo_id: ObjectId) -> list[dict]:
-    """The per-word attention maps of the photo's AI caption ([] when there are none)."""
-    doc = _attention(db).find_one({"_id": photo_id, "owner_id": owner_id}, {"words": 1})
-    return (doc or {}).get("words") or []
 
 
 def files_of_owner(db: Database, owner_id: ObjectId) -> Iterator[dict]:
@@ -213,13 +188,13 @@ def delete(db: Database, photo_id: ObjectId, owner_id: ObjectId | None = None) -
     query = {"_id": photo_id} if owner_id is None else {"_id": photo_id, "owner_id": owner_id}
     photo = _photos(db).find_one_and_delete(query)
     if photo is not None:
-        _attention(db).delete_one({"_id": photo_id})
+        photo_attention.delete(db, photo_id)
     return photo
 
 
 def delete_all_of_owner(db: Database, owner_id: ObjectId) -> int:
     deleted = _photos(db).delete_many({"owner_id": owner_id}).deleted_count
-    _attention(db).delete_many({"owner_id": owner_id})
+    photo_attention.delete_all_of_owner(db, owner_id)
     return deleted
 
 
@@ -348,8 +323,7 @@ def complete(db: Database, photo_id: ObjectId, job_id: str | None, result: dict)
     if current is None:
         return False
     if words is not None:
-        _attention(db).replace_one({"_id": photo_id}, {"_id": photo_id, "owner_id": current["owner_id"],
-                                                        "words": words}, upsert=True)
+        photo_attention.save(db, photo_id, current["owner_id"], words)
     if _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count == 0:
         return False
     refresh_search_tokens(db, photo_id)  # the AI caption is one of their inputs

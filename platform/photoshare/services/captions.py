@@ -21,6 +21,7 @@ from rq.job import Job, JobStatus
 from ..clock import utcnow
 from ..queueing import CAPTION_FAILURE_CALLBACK, CAPTION_JOB, new_job_id, worker_is_alive
 from ..repositories import photos as photo_repo
+from ..repositories import photo_attention
 from .errors import Conflict, NotFound, as_object_id
 
 log = logging.getLogger(__name__)
@@ -140,4 +141,4 @@ def attention_maps(db: Database, owner_id: ObjectId, photo_id) -> list[dict]:
     photo_id = as_object_id(photo_id, "photo")
     if not photo_repo.exists(db, photo_id, owner_id):
         raise NotFound("No such photo.")
-    return photo_repo.attention_of(db, owner_id, photo_id)
+    return photo_attention.of_photo(db, owner_id, photo_id)

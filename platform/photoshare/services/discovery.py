@@ -60,7 +60,7 @@ def _cards(db: Database, photos: list[dict], owners: dict | None = None) -> list
 
 def _page(db: Database, query: dict, page, owners: dict | None = None) -> PublicPage:
     page = clamp_page(page)
-    photos = photo_repo.page_by_id(db, query, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
+    photos = photo_repo.page(db, query, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
     return PublicPage(_cards(db, photos[:PAGE_SIZE], owners), page, len(photos) > PAGE_SIZE)
 
 

@@ -279,7 +279,7 @@ def list_photos(db: Database, owner_id: ObjectId, *, page: int = 1, per_page: in
         # the embedded store serves from the rarest token's index (a count, or a sort on
         # created_at, of a frequent word decodes every match: minutes at 10,000 photos).
         # `total` is then what is known: the items up to this page, plus one if there are more.
-        items = photo_repo.page_by_id(db, query, skip=(page - 1) * per_page, limit=per_page + 1)
+        items = photo_repo.page(db, query, skip=(page - 1) * per_page, limit=per_page + 1)
         return OffsetPage(items=items[:per_page], page=page, per_page=per_page,
                           total=(page - 1) * per_page + len(items))
     # An album's count by its id alone: the one-equality count both stores serve from an index.

@@ -217,7 +217,7 @@ def album_page(db: Database, shared: Shared, page: int = 1) -> OffsetPage:
     """A page of the shared album's photos (all of them: the album is what is shared)."""
     page = clamp_page(page)
     query = {"owner_id": shared.link["owner_id"], "album_ids": shared.album["_id"]}
-    items = photo_repo.page_by_id(db, query, skip=(page - 1) * ALBUM_PAGE_SIZE, limit=ALBUM_PAGE_SIZE)
+    items = photo_repo.page(db, query, skip=(page - 1) * ALBUM_PAGE_SIZE, limit=ALBUM_PAGE_SIZE)
     total = photo_repo.count(db, query)
     return OffsetPage(items=[photo_view(shared, photo) for photo in items], page=page,
                       per_page=ALBUM_PAGE_SIZE, total=total)
