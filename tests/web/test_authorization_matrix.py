@@ -110,6 +110,7 @@ ROUTES = {
     ("account_export.status", "GET"): ("/account/export/status", None, WEB_SELF),
     ("share_links.index", "GET"): ("/shares", None, WEB_SELF),
     # Ada's things, through the website.
+    ("gallery.grid_page", "GET"): ("/photos/grid?album={album}", None, WEB_ADA),  # another's album: 404
     ("gallery.photo", "GET"): ("/photos/{photo}", None, WEB_ADA),
     ("gallery.photo_image", "GET"): ("/photos/{photo}/image/original", None, WEB_ADA),
     ("gallery.photo_status", "GET"): ("/photos/{photo}/status", None, WEB_ADA),
