@@ -44,7 +44,7 @@ def test_signup_name_is_optional(browser, db):
 @pytest.mark.parametrize("email, password, confirm, message", [
     ("", "correct horse", "correct horse", "Enter your e-mail address."),
     ("not-an-email", "correct horse", "correct horse", "Enter a valid e-mail address"),
-    ("bob@example.com", "short", "short", "at least 8 characters"),
+    ("bob@example.com", "short", "short", "at least 12 characters"),
     ("bob@example.com", "correct horse", "other horse", "The two passwords differ."),
     ("bob@example.com", "", "", "Choose a password."),
 ])
@@ -293,7 +293,7 @@ def test_change_password_revokes_the_accounts_api_keys(user, db, app):
 
 @pytest.mark.parametrize("current, new, confirm, message", [
     ("wrong password", "battery staple", "battery staple", "The current password is wrong."),
-    ("correct horse", "short", "short", "at least 8 characters"),
+    ("correct horse", "short", "short", "at least 12 characters"),
     ("correct horse", "battery staple", "battery stapler", "The two passwords differ."),
 ])
 def test_change_password_refusals(user, db, current, new, confirm, message):
