@@ -83,8 +83,9 @@ def _share(browser: Browser, **fields) -> str:
 
 @pytest.fixture(scope="module")
 def site(module_app, module_live_server, module_chromium):
-    """Ada (the first account: an administrator) with a public photo, a public album and
-    three share links, made through the website; her logged-in browser state."""
+    """Made through the website: Ada (the first account: an administrator) with two
+    captioned photos, a public one in a public album, three share links, an API key and an
+    invitation; Bob with a password-reset link; Ada's logged-in browser state."""
     @module_app.get("/_test/error/<int:status>")
     def raise_status(status):
         abort(status)
@@ -111,7 +112,7 @@ def site(module_app, module_live_server, module_chromium):
     _post_ok(ada, "/account/api-keys", {"name": "backup script", "scopes": ["read"], "expires_in_days": "30"},
              status=201)
     _post_ok(ada, "/admin/invites", {"expires_in_hours": "48", "note": "for Carol"}, status=201)
-    Browser(module_app.test_client()).signup(email="bob@example.com", name="Bob")
+    assert Browser(module_app.test_client()).signup(email="bob@example.com", name="Bob").status_code == 303
     bob_id = db.users.find_one({"email": "bob@example.com"})["_id"]
     reset_page = text(_post_ok(ada, f"/admin/users/{bob_id}/reset-link", {}, status=200))
     paths["reset-password"] = "/reset-password/" + RESET_LINK_RE.search(reset_page).group(1)
