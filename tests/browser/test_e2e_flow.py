@@ -7,9 +7,10 @@ alt text, the same caption on the photo page; this test took over the checks of 
 former tests/browser/test_dashboard.py, saving a live worker's start); edit one caption
 inline; choose an alternative on another; open the attention view ("Why this caption")
 and check its canvas is drawn; open the lightbox; bulk-change visibility and fill an
-album in select mode (the grid loads its next page by cursor); make a share link, open it logged out,
-revoke it and get 404; upload a HEIC photo and a duplicate (duplicate message, Keep
-both, then delete that copy through the confirm dialog); create an API key and use it.
+album in select mode (the grid loads its next page by cursor); make a share link, open
+it logged out, revoke it and get 404; drop a HEIC photo on the drop zone and upload a
+duplicate (duplicate message, Keep both, then delete that copy through the confirm
+dialog); create an API key and use it.
 
 The run fails on any console error, page error or failed request (except the answers
 the flow provokes on purpose), on any serious or critical axe-core violation, and on
@@ -19,6 +20,7 @@ with UPDATE_SCREENSHOTS=1 the README's docs/screenshots/ are refreshed too.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import shutil
@@ -281,9 +283,16 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, 
 
     # A HEIC photo and a duplicate from the dashboard.
     page.goto(f"{live_server}/")
-    heic = tmp_path / "iphone.heic"
-    heic.write_bytes(_heic((220, 180, 30)))
-    page.set_input_files("#images", str(heic))
+    # The HEIC photo is dropped on the drop zone (a real drop event carrying the file).
+    dropped = page.evaluate_handle("""({name, data}) => {
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name, {type: "image/heic"}));
+        return transfer;
+    }""", {"name": "iphone.heic", "data": base64.b64encode(_heic((220, 180, 30))).decode("ascii")})
+    page.dispatch_event('[data-role="drop-zone"]', "dragenter", {"dataTransfer": dropped})
+    assert "is-dragging" in page.get_attribute('[data-role="drop-zone"]', "class")
+    page.dispatch_event('[data-role="drop-zone"]', "drop", {"dataTransfer": dropped})
     _upload_items_done(page, 1)
     heic_photo = db.photos.find_one({"filename": "iphone.heic"})
     assert heic_photo is not None and page.locator(f'li.tile[data-photo-id="{heic_photo["_id"]}"]').count() == 1
