@@ -8,7 +8,8 @@ does an entry for a rule that no longer exists. Classes of answer:
             validation answer of the handler itself (400, 409, 422)
     login   not authenticated: 401, or a redirect to /login
     hidden  authenticated (or not) but not allowed: 403 or 404
-    public  a page for anyone: any answer of its handler (not a 500 or a throttle)
+    public  (ANSWERED) for anyone, whatever its handler answers (not a 500 or a throttle):
+            a wrong password's 401, log-out's redirect to the log-in page, /healthz's 503
 
 A *leak* is a cell expected `login` or `hidden` that answered `ok`. Every caller's form
 posts carry a valid CSRF token of its own session (so the answer is about who it is, not
@@ -30,7 +31,8 @@ CLASS = {"o": "ok", "L": "login", "H": "hidden", "p": "public"}
 # anonymous (keys open only the API); on the API the session actors use their own keys
 # (owner: Ada read+write, other: Bob read+write, admin: root read+write+admin) and
 # anonymous and the share viewer send nothing.
-PUBLIC = "ppppppppp"          # anyone: whatever the handler answers (a wrong password's 401 too)
+PUBLIC = "ooooooooo"         # anyone is let in
+ANSWERED = "ppppppppp"       # anyone; the handler's own answer may be a 401 or a redirect to the log-in page
 WEB_SELF = "LoooLLLLL"       # a logged-in person's own pages
 WEB_ADA = "LoHHLLLLL"        # Ada's photo, album, key, link, export
 WEB_ADMIN = "HHHoHHHHH"      # administrators only; 404 for everyone else
@@ -50,14 +52,14 @@ ROUTES = {
     ("auth.signup", "GET"): ("/signup", None, PUBLIC),
     ("auth.signup", "POST"): ("/signup", {"email": "x@example.com", "password": "short", "confirm": "short"}, PUBLIC),
     ("auth.login", "GET"): ("/login", None, PUBLIC),
-    ("auth.login", "POST"): ("/login", {"email": "nobody@example.com", "password": "wrong password"}, PUBLIC),
+    ("auth.login", "POST"): ("/login", {"email": "nobody@example.com", "password": "wrong password"}, ANSWERED),
     ("auth.logout", "GET"): ("/logout", None, PUBLIC),
-    ("auth.logout", "POST"): ("/logout", {}, PUBLIC),  # a session of its own (see _request)
+    ("auth.logout", "POST"): ("/logout", {}, ANSWERED),  # a session of its own (see _request)
     ("password.forgot", "GET"): ("/forgot-password", None, PUBLIC),
-    ("password.forgot", "POST"): ("/forgot-password", {"email": "{unique}@example.com"}, PUBLIC),
+    ("password.forgot", "POST"): ("/forgot-password", {"email": "{unique}@example.com"}, ANSWERED),
     ("password.reset", "GET"): ("/reset-password/{reset_token}", None, PUBLIC),
     ("password.reset", "POST"): ("/reset-password/{reset_token}", {"password": "x", "confirm": "y"}, PUBLIC),
-    ("health.healthz", "GET"): ("/healthz", None, PUBLIC),
+    ("health.healthz", "GET"): ("/healthz", None, ANSWERED),
     ("health.live", "GET"): ("/healthz/live", None, PUBLIC),
     ("metrics.scrape", "GET"): ("/metrics", None, PUBLIC),  # loopback callers (the test client is 127.0.0.1)
     ("apidocs.docs", "GET"): ("/api/docs", None, PUBLIC),
