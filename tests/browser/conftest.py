@@ -124,8 +124,12 @@ def axe():
     runner = Axe()
 
     def serious_violations(page) -> list[str]:
-        results = runner.run(page)
+        # axe-core once per document (runner.run would evaluate its 600 kB again on every call:
+        # pages checked at two widths and in dark mode pay for that on a busy machine).
+        if not page.evaluate("typeof window.axe === 'object'"):
+            page.evaluate(runner.axe_script)
+        response = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         return [f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']][:4]}"
-                for v in results.response["violations"] if v["impact"] in SERIOUS_IMPACTS]
+                for v in response["violations"] if v["impact"] in SERIOUS_IMPACTS]
 
     return serious_violations
