@@ -305,6 +305,17 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, 
     _upload_items_done(page, 2)
     copies = list(db.photos.find({"filename": files[2].name}))
     assert len(copies) == 2
+    # A file that is no image: refused, and the server's message shown beside that file.
+    watch.expect(400, "/upload")
+    watch.expect(415, "/upload")
+    fake = tmp_path / "notes.jpg"
+    fake.write_bytes(b"shopping list: bread, milk\n" * 20)
+    page.set_input_files("#images", str(fake))
+    refused = page.locator('[data-role="upload-item"]', has_text="notes.jpg")
+    page.wait_for_function("() => [...document.querySelectorAll('[data-upload-state=error]')]"
+                           ".some(item => item.textContent.includes('notes.jpg'))", timeout=10_000)
+    assert "not an image" in refused.locator('[data-role="upload-state"]').inner_text()
+    assert db.photos.find_one({"filename": "notes.jpg"}) is None
     # Delete the copy in select mode, through the confirm dialog.
     newest = max(copies, key=lambda p: p["_id"])
     # (once captioned: a status poll still running when its photo goes would rightly get a 404)
