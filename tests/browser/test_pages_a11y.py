@@ -307,3 +307,29 @@ def test_a_new_api_key_is_copied_and_the_flash_message_is_dismissed(site, module
     flash.wait_for(state="detached")
     assert problems == []
     context.close()
+
+
+@pytest.mark.browser
+def test_hints_and_errors_are_read_with_their_fields(site, module_chromium, axe):
+    context = new_context(module_chromium, site, "phone")
+    page = context.new_page()
+    page.goto(f"{site.url}/signup")
+    hint_id = page.get_attribute('input[name="password"]', "aria-describedby")
+    assert page.inner_text(f"#{hint_id}") == "At least 12 characters."
+    page.click('form[action="/signup"] button[type="submit"]')  # nothing filled in: 400
+    email = page.locator('input[name="email"]')
+    assert email.get_attribute("aria-invalid") == "true"
+    assert page.inner_text("#" + email.get_attribute("aria-describedby")) == "Enter your e-mail address."
+
+    page.fill('input[name="email"]', "carol@example.com")
+    page.fill('input[name="password"]', "short")
+    page.fill('input[name="confirm"]', "short")
+    page.click('form[action="/signup"] button[type="submit"]')
+    password = page.locator('input[name="password"]')
+    assert password.get_attribute("aria-invalid") == "true"
+    hint, error = password.get_attribute("aria-describedby").split()  # the hint, then the error
+    assert hint == hint_id and "12" in page.inner_text(f"#{error}")
+    assert_no_sideways_scroll(page, "the sign-up form with errors")
+    assert axe(page) == []
+    screenshot(page, "signup-errors-phone")
+    context.close()
