@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import PROJECT_ROOT, load_or_create_secret_key, load_settings
@@ -86,6 +86,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(password_reset.bp)
     app.register_blueprint(account_export.bp)
     app.register_blueprint(metrics.bp)
+    # Pages link static/favicon.svg; a browser still asks /favicon.ico for whatever is not
+    # an HTML page (an image opened on its own), which would otherwise log a 404.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: redirect(url_for("static", filename="favicon.svg"), 301))
 
     # REST API /api/v1 and its docs page /api/docs.
     from . import api

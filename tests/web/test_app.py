@@ -83,6 +83,13 @@ def test_html_404_page(client):
     assert "There is nothing at this address." in response.get_data(as_text=True)
 
 
+def test_favicon_ico_is_the_svg_icon(client):
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301 and answer.headers["Location"].endswith("/static/favicon.svg")
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+
+
 def test_malformed_ids_are_404_not_500(user):
     for url in ("/photos/not-an-id", "/photos/123", "/albums/zzzzzzzzzzzzzzzzzzzzzzzz", "/photos/%00/status"):
         assert user.client.get(url).status_code == 404

@@ -49,6 +49,7 @@ SHARE = "HHHHHHHHo"          # /s/<token>: only whoever holds a live token (the 
 # request, so that deleting and revoking leave the world intact.
 ROUTES = {
     ("static", "GET"): ("/static/style.css", None, PUBLIC),
+    ("favicon", "GET"): ("/favicon.ico", None, PUBLIC),
     ("auth.signup", "GET"): ("/signup", None, PUBLIC),
     ("auth.signup", "POST"): ("/signup", {"email": "x@example.com", "password": "short", "confirm": "short"}, PUBLIC),
     ("auth.login", "GET"): ("/login", None, PUBLIC),
