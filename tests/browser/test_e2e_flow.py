@@ -265,9 +265,12 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, 
     # A share link from the dialog; a logged-out visitor opens it; revoked, it is a 404.
     page.click("details.share-dialog summary")
     page.click('details.share-dialog button[type="submit"]')
-    share_url = page.input_value("#share-url")
-    page.click('button[data-copy-from="share-url"]')
+    page.locator('[data-role="share-result"]').wait_for(state="visible", timeout=5000)
+    share_url = page.input_value("#share-url-new")
+    assert page.locator('.share-links-of [data-state="active"]').count() == 1  # listed at once
+    page.click('button[data-copy-from="share-url-new"]')
     page.locator('[data-role="copy-result"]').filter(has_text="Copied.").wait_for(timeout=5000)
+    assert page.evaluate("navigator.clipboard.readText()") == share_url
     visitor = watch.page(chromium.new_context(viewport=DESKTOP).new_page())
     visitor.goto(share_url)
     visitor.locator("img.display").wait_for(timeout=5000)

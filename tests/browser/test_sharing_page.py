@@ -1,6 +1,6 @@
 """Share links in a real browser: the owner makes a link in the photo page's share
-dialog and copies it (app.js, under the strict CSP); a logged-out visitor opens it, and
-a password link shows only its form until the password is given."""
+dialog and copies it there (share.js and app.js, under the strict CSP); a logged-out
+visitor opens it, and a password link shows only its form until the password is given."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ def _make_link(page, live_server, photo_id, password: str | None = None) -> str:
     if password:
         page.fill('details.share-dialog input[name="password"]', password)
     page.click('details.share-dialog button[type="submit"]')
-    page.wait_for_url(f"{live_server}/shares")
-    return page.input_value("#share-url")
+    # The dialog shows the new address (once) without leaving the page (static/js/share.js).
+    page.locator('[data-role="share-result"]').wait_for(state="visible", timeout=5000)
+    assert page.url == f"{live_server}/photos/{photo_id}"
+    return page.input_value("#share-url-new")
 
 
 @pytest.mark.browser
@@ -50,7 +52,7 @@ def test_share_a_photo_in_a_real_browser(live_server, chromium, user, db):
 
     share_url = _make_link(page, live_server, photo_id)
     assert share_url.startswith(f"{live_server}/s/") and str(photo_id) not in share_url
-    page.click('button[data-copy-from="share-url"]')
+    page.click('button[data-copy-from="share-url-new"]')
     page.locator('[data-role="copy-result"]').filter(has_text="Copied.").wait_for(timeout=5000)
     assert page.evaluate("navigator.clipboard.readText()") == share_url
 

@@ -180,3 +180,25 @@ def test_album_grid_pages_by_cursor_and_only_the_owners_album(user, db, app, oth
     assert _tile_ids(text(user.client.get(url))) == [str(photos[0]["_id"])]
     assert other_browser.signup(email="bob@example.com").status_code == 303
     assert other_browser.client.get(url).status_code == 404  # not Bob's album
+
+
+def test_share_dialog_makes_a_link_as_json(user, db, other_browser):
+    photo = _upload(user, db, "share.png")
+    url = f"/photos/{photo['_id']}"
+    token, headers = user.token(url), {"Accept": "application/json"}
+    made = user.client.post("/shares", data={"csrf_token": token, "photo_id": str(photo["_id"]),
+                                             "expires_in_days": "7", "password": ""}, headers=headers)
+    assert made.status_code == 201
+    body = made.get_json()
+    assert body["url"].startswith("http://localhost/s/") and str(photo["_id"]) not in body["url"]
+    assert body["link"]["state"] == "active" and body["link"]["expires_at"] and body["link"]["views"] == 0
+    assert db.photos.find_one({"_id": photo["_id"]})["visibility"] == "unlisted"  # shared: no longer private
+    assert user.client.get(body["url"].replace("http://localhost", "")).status_code == 200
+    refused = user.client.post("/shares", data={"csrf_token": token, "photo_id": str(photo["_id"]),
+                                                "expires_in_days": "9999"}, headers=headers)
+    assert refused.status_code == 400 and refused.get_json()["message"]
+    assert db.share_links.count_documents({}) == 1
+    assert other_browser.signup(email="bob@example.com").status_code == 303
+    foreign = other_browser.client.post("/shares", data={"csrf_token": other_browser.token("/"),
+                                                         "photo_id": str(photo["_id"])}, headers=headers)
+    assert foreign.status_code == 404 and db.share_links.count_documents({}) == 1

@@ -7,9 +7,10 @@ of its token is stored, so it cannot be shown again (like an API key).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..errors import wants_json
 from ..extensions import get_db
 from ..forms import ConfirmForm, ShareLinkForm, SharedDetailsForm, VisibilityForm
 from ..safe_urls import local_redirect_target
@@ -72,9 +73,13 @@ def create():
     except ServiceError as error:
         if error.http_status == 404:
             raise
+        if wants_json():  # the share dialog's script shows it beside the form
+            return jsonify({"code": error.code, "message": error.message}), error.http_status
         flash(f"No link was made: {error.message}", "error")
         return redirect(back, 303)
     url = url_for("sharing.shared", token=new.token, _external=True)
+    if wants_json():  # the share dialog shows the address (once) with a copy button
+        return jsonify({"url": url, "link": shares.share_view(new.link)}), 201
     return render_template("sharing/created.html", url=url, link=shares.share_view(new.link), back=back)
 
 
