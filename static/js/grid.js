@@ -62,6 +62,7 @@
     var dialog = document.querySelector('[data-role="confirm-delete"]');
     var deleteButton = form.querySelector('[data-role="bulk-delete"]');
     var confirmed = false;
+    toggle.hidden = false;
 
     function selected() { return grid.querySelectorAll('[data-role="select"]:checked'); }
     function refresh() {
