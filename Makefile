@@ -20,9 +20,13 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 run: setup
 	$(PY) -m photoshare.devserver
 
+# Two pytest workers (the machines have 2 cores; the tests wait on servers, workers and a
+# browser much of the time). --dist loadscope keeps a module's tests on one worker, so a
+# module's live server, browser or fault stack starts once.
+TEST_WORKERS ?= 2
 test: setup
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # Every bench/bench_*.py, one at a time, then bench/results/SUMMARY.md + summary.png (BENCH_ARGS: e.g. --only worker).
 bench: setup
