@@ -15,7 +15,7 @@ dialog); create an API key and use it.
 The run fails on any console error, page error or failed request (except the answers
 the flow provokes on purpose), on any serious or critical axe-core violation, and on
 sideways scrolling at a phone width of 390 px. Screenshots go to test-artifacts/e2e/;
-with UPDATE_SCREENSHOTS=1 the README's docs/screenshots/ are refreshed too.
+the README's captioned screenshots come from docs/screenshots/take.py (the real model).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, 
     for _ in range(3):
         page.locator('[data-role="upload-cancel"]').first.click()  # "Dismiss" once finished
     assert page.locator('[data-role="upload-item"]').count() == 0
-    _shot(page, "dashboard", readme="dashboard.png")
+    _shot(page, "dashboard")  # README: docs/screenshots/take.py, with the real model
 
     # The lightbox: opens on the photo, shows its caption, arrows move, Escape closes.
     first_caption = page.locator('li.tile [data-role="caption"]').first.inner_text().strip()
@@ -256,7 +256,7 @@ def test_end_to_end_flow(live_server, live_worker, chromium, tmp_path, db, axe, 
     }""")
     assert drawn["total"] > 0 and drawn["opaque"] > 0.9 * drawn["total"]
     assert "is-active" in word.get_attribute("class")
-    _shot(page, "photo-attention", readme="photo-attention.png")
+    _shot(page, "photo-attention")
     page.mouse.move(0, 0)
     page.locator(".attention-word").first.focus()  # keyboard: focus shows it too
     page.locator("canvas.attention-canvas.is-visible").wait_for(timeout=5000)
