@@ -129,3 +129,37 @@ def test_the_gridfs_blob_store_serves_uploads_too(user, db, app):
     assert db.fs.files.count_documents({}) == 3
     assert user.post(f"/photos/{photo['_id']}/delete", page="/").status_code == 303
     assert db.fs.files.count_documents({}) == 0
+
+
+def test_attention_maps_are_stored_packed_and_read_back_exactly(db):
+    photo_id, owner = ObjectId(), ObjectId()
+    maps = [{"word": "dog", "weights": [[round(0.0001 * (r * 7 + c) + 0.01, 4) for c in range(7)] for r in range(7)]},
+            {"word": "runs", "weights": [[0.0, 1.0], [0.5, 0.1234]]}]
+    photo_attention.save(db, photo_id, owner, maps)
+    stored = db.photo_attention.find_one({"_id": photo_id})["words"]
+    # One short string per map, not 49 floats (the embedded store's cost follows the values).
+    assert all(isinstance(entry["u16"], str) and "weights" not in entry for entry in stored)
+    assert photo_attention.of_photo(db, owner, photo_id) == maps
+    # A value the packing cannot hold stays a list; maps stored before packing read as they are.
+    odd = [{"word": "big", "weights": [[70.0, 0.5]]}]
+    photo_attention.save(db, photo_id, owner, odd)
+    assert photo_attention.of_photo(db, owner, photo_id) == odd
+    db.photo_attention.update_one({"_id": photo_id}, {"$set": {"words": maps}})
+    assert photo_attention.of_photo(db, owner, photo_id) == maps
+
+
+def test_a_caption_written_while_its_job_ran_is_searchable_with_the_result(user, db):
+    photo = _upload(user, db, name="beach.jpg")
+    claimed = photo_repo.claim(db, photo["_id"], photo["job_id"], "w-test")
+    assert claimed is not None
+    # The owner writes a caption between the claim and the result: both end up in the tokens.
+    photo_repo.update_settings(db, photo["owner_id"], photo["_id"], {"user_caption": "sunset over harbour"})
+    result = {"ai_caption": "a dog runs", "alternatives": [], "model_version": "m", "model_timings": {}}
+    assert photo_repo.complete(db, photo["_id"], photo["job_id"], result)
+    tokens = db.photos.find_one({"_id": photo["_id"]})["search_tokens"]
+    assert {"dog", "run", "sunset", "harbour"} <= set(tokens)
+    # Without a change meanwhile: the result's write carries the tokens itself.
+    other = _upload(user, db, name="park.jpg", content=make_image(color=(10, 200, 10)))
+    assert photo_repo.claim(db, other["_id"], other["job_id"], "w-test") is not None
+    assert photo_repo.complete(db, other["_id"], other["job_id"], {**result, "ai_caption": "children play"})
+    assert {"children", "play", "park"} <= set(db.photos.find_one({"_id": other["_id"]})["search_tokens"])

@@ -217,23 +217,6 @@ def update_settings(db: Database, owner_id: ObjectId, photo_id: ObjectId, fields
     return photo
 
 
-def set_user_caption(db: Database, owner_id: ObjectId, photo_id: ObjectId, text: str | None,
-                     projection=None) -> dict | None:
-    return update_settings(db, owner_id, photo_id, {"user_caption": text, "user_caption_updated_at": utcnow()},
-                           projection)
-
-
-def set_visibility(db: Database, owner_id: ObjectId, photo_id: ObjectId, visibility: str,
-                   projection=None) -> dict | None:
-    return update_settings(db, owner_id, photo_id, {"visibility": visibility, "visibility_updated_at": utcnow()},
-                           projection)
-
-
-def set_albums(db: Database, owner_id: ObjectId, photo_id: ObjectId, album_ids: list[ObjectId],
-               projection=None) -> dict | None:
-    return update_settings(db, owner_id, photo_id, {"album_ids": album_ids}, projection)
-
-
 def add_to_album(db: Database, owner_id: ObjectId, photo_id: ObjectId, album_id: ObjectId,
                  max_albums: int) -> bool:
     """Add one album to the photo unless it is already in `max_albums`. The limit is part
@@ -313,20 +296,26 @@ def claim(db: Database, photo_id: ObjectId, job_id: str | None, worker_name: str
 
 
 def complete(db: Database, photo_id: ObjectId, job_id: str | None, result: dict) -> bool:
-    """processing → done with the model's output (caption, alternatives, attention,
-    model version, timings). The attention maps go to their own collection first: a
-    reader that sees the photo done finds its maps."""
+    """processing → done with the model's output. The attention maps are saved first
+    (repositories.photo_attention): a reader that sees the photo done finds them."""
     result = dict(result)
     words = result.pop("attention", None)
     fields = {**result, "caption_status": DONE, "caption_error": None, "caption_finished_at": utcnow()}
-    current = _photos(db).find_one(_job_filter(photo_id, job_id), {"owner_id": 1})
+    current = _photos(db).find_one(_job_filter(photo_id, job_id), {"owner_id": 1, **dict.fromkeys(TOKEN_INPUTS, 1)})
     if current is None:
         return False
     if words is not None:
         photo_attention.save(db, photo_id, current["owner_id"], words)
+    # Result and search tokens in one write, if the tokens' other inputs are as read (else:
+    # a caption or album changed meanwhile; the result alone, then the tokens recomputed).
+    others = {field: current.get(field) for field in TOKEN_INPUTS if field != "ai_caption"}
+    tokens = photo_tokens({**current, "ai_caption": fields["ai_caption"]})
+    if _photos(db).update_one({**_job_filter(photo_id, job_id), **others},
+                              {"$set": {**fields, **tokens}}).matched_count:
+        return True
     if _photos(db).update_one(_job_filter(photo_id, job_id), {"$set": fields}).matched_count == 0:
         return False
-    refresh_search_tokens(db, photo_id)  # the AI caption is one of their inputs
+    refresh_search_tokens(db, photo_id)
     return True
 
 
@@ -357,8 +346,8 @@ def request_recaption(db: Database, owner_id: ObjectId, photo_id: ObjectId, job_
 
 
 def requeue(db: Database, photo_id: ObjectId, old_job_id: str | None, job_id: str) -> bool:
-    """Reconciliation: still pending | processing under `old_job_id` → pending under a
-    new job. A photo that got its caption (or a new job) meanwhile is left as it is."""
+    """Reconciliation: pending | processing under `old_job_id` → pending under a new job
+    (a photo captioned or given a new job meanwhile is left alone)."""
     query = {"_id": photo_id, "job_id": old_job_id, "caption_status": {"$in": list(IN_PROGRESS)}}
     update = {"$set": _new_request(job_id), "$inc": {"requeue_count": 1}}
     return _photos(db).update_one(query, update).matched_count > 0
@@ -388,8 +377,8 @@ def estimated_total(db: Database) -> int:
 
 
 def count_outdated(db: Database, model_version: str) -> int:
-    """Captioned photos whose model is not `model_version`: two index ranges around it (and
-    none), so the cost follows the outdated photos, not the library (index status_version)."""
+    """Captioned photos of another model: index ranges around it (and none), so the cost
+    follows the outdated photos, not the library (index status_version)."""
     return sum(count(db, {"caption_status": DONE, "model_version": condition})
                for condition in ({"$lt": model_version}, {"$gt": model_version}, None))
 
