@@ -5,13 +5,15 @@ modules that visit many pages."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.common import app_settings, drop_database, skip_unless
+from tests.support.common import ROOT, app_settings, drop_database, skip_unless
 from tests.support.worker_harness import start_live_worker, stop_live_worker
 
 CHROMIUM = "/usr/bin/chromium"
@@ -66,6 +68,18 @@ def live_worker(app, live_server, tiny_model_dir):
                                 lambda: requests.get(f"{live_server}/healthz", timeout=5).status_code == 200)
     yield process
     stop_live_worker(process)
+
+
+def save_screenshot(page, folder: Path, name: str, readme: str | None = None) -> Path:
+    """A test artefact `folder/name.png`; with UPDATE_SCREENSHOTS=1 also the README's
+    docs/screenshots/`readme` (pages without captions only: captioned ones come from
+    docs/screenshots/take.py and the real model)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    if readme and os.environ.get("UPDATE_SCREENSHOTS"):
+        shutil.copyfile(path, ROOT / "docs" / "screenshots" / readme)
+    return path
 
 
 def sign_up_in_browser(page, base_url: str, email: str = "ada@example.com", name: str = "Ada",

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -31,13 +29,12 @@ import requests
 from bson import ObjectId
 from captioner.testing import TINY_WORDS
 
-from tests.browser.conftest import sign_up_in_browser
+from tests.browser.conftest import save_screenshot, sign_up_in_browser
 from tests.support.common import ROOT
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-README_SHOTS = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 COLOURS = [(200, 60, 40), (40, 120, 200), (60, 170, 80)]
@@ -79,13 +76,8 @@ class Watch:
         self.expected.append((status, fragment))
 
 
-def _shot(page, name: str, readme: str | None = None):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    if readme and os.environ.get("UPDATE_SCREENSHOTS"):
-        README_SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, README_SHOTS / readme)
+def _shot(page, name: str):
+    save_screenshot(page, ARTIFACTS, name)
 
 
 def _check_page(page, name: str, axe):

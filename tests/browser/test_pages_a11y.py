@@ -15,20 +15,18 @@ refreshed too.
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
 
 import pytest
 from flask import abort
 
+from tests.browser.conftest import save_screenshot
 from tests.support.common import ROOT
 from tests.support.sessions import Browser
 from tests.support.sharing import SHARE_URL_RE, text, upload_captioned
 
 ARTIFACTS = ROOT / "test-artifacts" / "pages"
-README_SHOTS = ROOT / "docs" / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PASSWORD = "correct horse"
 CAPTION = "a sandy beach under a blue sky with the sea"
@@ -152,12 +150,7 @@ class Problems(list):
 
 
 def screenshot(page, name: str, readme: str | None = None):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    if readme and os.environ.get("UPDATE_SCREENSHOTS"):
-        README_SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, README_SHOTS / readme)
+    save_screenshot(page, ARTIFACTS, name, readme)
 
 
 def assert_no_sideways_scroll(page, what: str):
