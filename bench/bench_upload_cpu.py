@@ -145,7 +145,9 @@ def request_cpu(modules: dict, photos: dict, rounds: int) -> dict:
         key = api_keys.create_key(db, user["_id"], "bench", ["read", "write"]).secret
         client = app.test_client()
         store_process = psutil.Process(store.pid)
-        originals = {"before": modules["before"].accept_upload, "after": modules["after"].accept_upload}
+        # services.photos derives through process_image (it reads the bytes itself, for the
+        # duplicate check): swapping that is what puts the old derivation in the request.
+        originals = {"before": modules["before"].process_image, "after": modules["after"].process_image}
 
         def upload(filename: str, data: bytes) -> tuple[float, float]:
             store_cpu = sum(store_process.cpu_times()[:2])
@@ -162,9 +164,9 @@ def request_cpu(modules: dict, photos: dict, rounds: int) -> dict:
             order = list(modules) if round_index % 2 == 0 else list(reversed(modules))
             for label, (filename, data) in photos.items():
                 for name in order:
-                    photo_service.accept_upload = originals[name]
+                    photo_service.process_image = originals[name]
                     samples[(label, name)].append(upload(filename, data))
-        photo_service.accept_upload = originals["after"]
+        photo_service.process_image = originals["after"]
         report = {}
         for label in photos:
             row = {}
