@@ -156,8 +156,8 @@ def stored_page(db: Database, cutoff: datetime, phase: str, after, limit: int) -
     store = store_of(db)
     if phase == "blobs":
         entries, after = store.scan(cutoff, after, limit)
-        return [(entry.key, photo_id_of_key(entry.key)) for entry in entries
-                if photo_id_of_key(entry.key) is not None], after
+        return [(entry.key, photo_id) for entry in entries
+                if (photo_id := photo_id_of_key(entry.key)) is not None], after
     if store.kind == "gridfs":  # the gridfs store listed them among its blobs
         return [], None
     query = {"uploadDate": {"$lte": cutoff}, "metadata.photo_id": {"$exists": True}}

@@ -155,7 +155,7 @@ def find_duplicate(db: Database, owner_id: ObjectId, sha256: str) -> dict | None
     return _photos(db).find_one({"sha256": sha256, "owner_id": owner_id}, {"_id": 1, "filename": 1})
 
 
-def count_in_album(db: Database, owner_id: ObjectId, album_id: ObjectId) -> int:
+def count_in_album(db: Database, album_id: ObjectId) -> int:
     # By album id alone (one indexed equality, see count): an album id is unique across
     # owners and add_to_album only ever files the album owner's photos under it.
     return count(db, {"album_ids": album_id})

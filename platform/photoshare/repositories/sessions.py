@@ -50,7 +50,3 @@ def delete_expired_of_user(db: Database, user_id: ObjectId, *, idle_before: date
     collection holds no more than the live sessions plus those of absent users)."""
     return db.sessions.delete_many({"user_id": user_id, "$or": [
         {"last_seen_at": {"$lt": idle_before}}, {"created_at": {"$lt": created_before}}]}).deleted_count
-
-
-def count_of_user(db: Database, user_id: ObjectId) -> int:
-    return db.sessions.count_documents({"user_id": user_id})

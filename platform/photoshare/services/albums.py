@@ -49,7 +49,7 @@ def get_album(db: Database, owner_id: ObjectId, album_id) -> dict:
 
 def with_photo_count(db: Database, owner_id: ObjectId, album: dict) -> dict:
     """Set album["photo_count"]: how many of the user's photos are in it."""
-    album["photo_count"] = photo_repo.count_in_album(db, owner_id, album["_id"])
+    album["photo_count"] = photo_repo.count_in_album(db, album["_id"])
     return album
 
 

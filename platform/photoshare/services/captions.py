@@ -134,11 +134,8 @@ def reconcile_captions(db: Database, queue: Queue, settings, *, min_age_s: float
     return report
 
 
-def attention_maps(db: Database, owner_id: ObjectId, photo_id) -> list[dict]:
-    """The owner's per-word attention maps of the photo's AI caption, for "Why this caption":
-    [{"word", "weights": 7x7 rows}] in caption order ([] before the first caption, or for a
-    model without attention). Another user's photo is a 404 like everywhere else."""
-    photo_id = as_object_id(photo_id, "photo")
-    if not photo_repo.exists(db, photo_id, owner_id):
-        raise NotFound("No such photo.")
-    return photo_attention.of_photo(db, owner_id, photo_id)
+def attention_maps(db: Database, photo: dict) -> list[dict]:
+    """The per-word attention maps of a photo its owner has loaded (services.photos.get_photo),
+    for "Why this caption": [{"word", "weights": 7x7 rows}] in caption order ([] before the
+    first caption, or for a model without attention)."""
+    return photo_attention.of_photo(db, photo["owner_id"], photo["_id"])

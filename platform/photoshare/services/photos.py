@@ -275,15 +275,14 @@ def list_photos(db: Database, owner_id: ObjectId, *, page: int = 1, per_page: in
     per_page, page = clamp_per_page(per_page), clamp_page(page)
     query = photo_filter(owner_id, album_id=album_id, search=search)
     if search and search.strip():
-        # Newest upload first by _id and one look-ahead item instead of a count: the shape
-        # the embedded store serves from the rarest token's index (a count, or a sort on
-        # created_at, of a frequent word decodes every match: minutes at 10,000 photos).
+        # One look-ahead item instead of a count: the embedded store counts a search's
+        # matches by decoding each (minutes for a frequent word at 10,000 photos).
         # `total` is then what is known: the items up to this page, plus one if there are more.
         items = photo_repo.page(db, query, skip=(page - 1) * per_page, limit=per_page + 1)
         return OffsetPage(items=items[:per_page], page=page, per_page=per_page,
                           total=(page - 1) * per_page + len(items))
     # An album's count by its id alone: the one-equality count both stores serve from an index.
-    total = (photo_repo.count_in_album(db, owner_id, query["album_ids"]) if album_id is not None
+    total = (photo_repo.count_in_album(db, query["album_ids"]) if album_id is not None
              else photo_repo.count(db, query))
     items = photo_repo.page(db, query, skip=(page - 1) * per_page, limit=per_page)
     return OffsetPage(items=items, page=page, per_page=per_page, total=total)

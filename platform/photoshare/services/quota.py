@@ -89,7 +89,7 @@ def recount(db: Database) -> dict[ObjectId, int]:
         query, cursor, total, photos = {"owner_id": user_id}, None, 0, 0
         while True:
             batch = photo_repo.newest(db, after_cursor(query, cursor), limit=500,
-                                      projection={"stored_bytes": 1, "files": 1, "size_bytes": 1, "created_at": 1})
+                                      projection={"stored_bytes": 1, "files": 1, "size_bytes": 1})
             for photo in batch:
                 size = _stored_bytes(photo)
                 if photo.get("stored_bytes") is None:  # counted from now on: its deletion gives it back

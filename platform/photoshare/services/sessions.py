@@ -87,7 +87,3 @@ def end(db: Database, token: str | None) -> None:
 def end_all_of_user(db: Database, user_id: ObjectId, *, keep_token: str | None = None) -> int:
     keep = tokens.hash_token(keep_token) if keep_token else None
     return session_repo.delete_all_of_user(db, user_id, keep=keep)
-
-
-def count_of_user(db: Database, user_id: ObjectId) -> int:
-    return session_repo.count_of_user(db, user_id)

@@ -218,7 +218,7 @@ def album_page(db: Database, shared: Shared, page: int = 1) -> OffsetPage:
     page = clamp_page(page)
     query = {"owner_id": shared.link["owner_id"], "album_ids": shared.album["_id"]}
     items = photo_repo.page(db, query, skip=(page - 1) * ALBUM_PAGE_SIZE, limit=ALBUM_PAGE_SIZE)
-    total = photo_repo.count(db, query)
+    total = photo_repo.count_in_album(db, shared.album["_id"])
     return OffsetPage(items=[photo_view(shared, photo) for photo in items], page=page,
                       per_page=ALBUM_PAGE_SIZE, total=total)
 

@@ -46,7 +46,7 @@ def _render(form: ApiKeyForm | None = None, new_key: api_keys.NewKey | None = No
     if current_user.is_admin:  # the admin scope is offered to administrators only
         form.scopes.choices = [*form.scopes.choices,
                                SelectChoice(api_keys.ADMIN, "admin: the administration API (/api/v1/admin)")]
-    response = render_template("api_keys/index.html", form=form or ApiKeyForm(), keys=keys, new_key=new_key,
+    response = render_template("api_keys/index.html", form=form, keys=keys, new_key=new_key,
                                key_state=api_keys.key_state, confirm_form=ConfirmForm())
     headers = {"Cache-Control": "no-store"} if new_key else {}
     return response, status, headers

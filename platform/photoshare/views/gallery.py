@@ -163,7 +163,7 @@ def photo(photo_id, visibility_form: VisibilityForm | None = None, status: int =
     add_form.album_id.choices = [(str(a["_id"]), a["name"]) for a in all_albums if a["_id"] not in member]
     return render_template(
         "gallery/photo.html", photo=photo, in_albums=in_albums, add_form=add_form,
-        attention=caption_service.attention_maps(db, current_user.id, photo["_id"]),
+        attention=caption_service.attention_maps(db, photo),
         caption_form=CaptionForm(caption=photo.get("user_caption") or ""), confirm_form=ConfirmForm(),
         visibility_form=visibility_form,
     ), status
