@@ -69,7 +69,21 @@
   window.Photoshare.watchStatus = function (root) {
     if (IN_PROGRESS[root.getAttribute("data-caption-status")]) { watch(root); }
   };
-  window.Photoshare.renderStatus = render;
+  // A form posted for its JSON answer (the photo page's caption, the share dialog): the
+  // answer's body, or an Error with the server's message (else `fallback` and the status).
+  window.Photoshare.postForm = function (form, fallback) {
+    return fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
+                                headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          if (!response.ok) {
+            var error = body.error || body;
+            throw new Error(error.message || fallback + " (HTTP " + response.status + ").");
+          }
+          return body;
+        });
+      });
+  };
 
   document.addEventListener("DOMContentLoaded", function () {
     var nodes = document.querySelectorAll("[data-status-url]");

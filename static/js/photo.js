@@ -28,21 +28,10 @@
     }
 
     function submit(form, button) {
-      var data = new FormData(form);
       button.disabled = true;
       result.className = "small";
       result.textContent = "Saving…";
-      fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
-                           headers: { Accept: "application/json" } })
-        .then(function (response) {
-          return response.json().catch(function () { return {}; }).then(function (body) {
-            if (!response.ok) {
-              var error = body.error || body;
-              throw new Error(error.message || "The caption was not saved (HTTP " + response.status + ").");
-            }
-            return body;
-          });
-        })
+      window.Photoshare.postForm(form, "The caption was not saved")
         .then(function (state) {
           show(state);
           result.className = "small text-success-emphasis";

@@ -39,17 +39,7 @@
       var button = form.querySelector('button[type="submit"]');
       button.disabled = true;
       problem.hidden = true;
-      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
-                           headers: { Accept: "application/json" } })
-        .then(function (response) {
-          return response.json().catch(function () { return {}; }).then(function (body) {
-            if (!response.ok) {
-              var error = body.error || body;
-              throw new Error(error.message || "No link was made (HTTP " + response.status + ").");
-            }
-            return body;
-          });
-        })
+      window.Photoshare.postForm(form, "No link was made")
         .then(function (body) {
           var input = result.querySelector('[data-role="share-url"]');
           input.value = body.url;
