@@ -221,11 +221,17 @@ def test_the_phone_menu_reaches_log_out(site, module_chromium, axe):
     page.fill('input[name="password"]', PASSWORD)
     page.click('form[action^="/login"] button[type="submit"]')
     page.wait_for_url(f"{site.url}/")
+    # The browser asks for the favicon after the page's load: leaving before it answers
+    # would cancel that request (ERR_ABORTED), a failure of this test, not of the page.
+    page.wait_for_load_state("networkidle")
     page.goto(f"{site.url}/albums")
     log_out = page.get_by_role("button", name="Log out")
     assert not log_out.is_visible()  # folded into the menu at 390 px
     page.get_by_role("button", name="Menu").click()
     log_out.wait_for(state="visible")
+    # Checked once the menu has finished opening (Bootstrap swaps .collapsing for .show at
+    # the end of its transition): mid-animation, a busy machine gave a flaky answer here.
+    page.locator("#main-nav.collapse.show").wait_for()
     assert page.get_attribute(".navbar-toggler", "aria-expanded") == "true"
     assert_no_sideways_scroll(page, "the open phone menu")
     assert axe(page) == []
