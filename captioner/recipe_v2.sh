@@ -27,6 +27,7 @@ stage() {  # stage NAME COMMAND...: run once; the marker says it finished
 
 stage features "$PY" -m captioner extract-features --data "$DATA" --layers block5_pool --splits dev,train
 stage features-flipped "$PY" -m captioner extract-features --data "$DATA" --layers block5_pool --splits train --flip
+stage features-test "$PY" -m captioner extract-features --data "$DATA" --layers block5_pool --splits test
 stage xe-flip "$PY" -m captioner train --data "$DATA" --init-from captioner/models/attention-v1 --flip 1 \
     --lr 0.0001 --epochs 3 --patience 2 --name vgg16-attention-lstm-v2-xe --out "$WORK/xe-flip" --resume 1
 stage scst "$PY" -m captioner scst --data "$DATA" --init "$WORK/xe-flip" --out "$WORK/scst" \
@@ -34,8 +35,7 @@ stage scst "$PY" -m captioner scst --data "$DATA" --init "$WORK/xe-flip" --out "
 stage tune "$PY" -m captioner tune-decoding --data "$DATA" --model "$WORK/scst" --widths 3 \
     --penalties 0.5,1,1.5 --blocks 0,2,3,4 --select targets
 stage scst-seed2 "$PY" -m captioner scst --data "$DATA" --init "$WORK/xe-flip" --out "$WORK/scst-seed2" \
-    --name vgg16-attention-lstm-v2-seed2 --seed 4321 --epochs ${SCST_EPOCHS:-10} --resume 1
-stage features-test "$PY" -m captioner extract-features --data "$DATA" --layers block5_pool --splits test
+    --name vgg16-attention-lstm-v2-seed2 --seed 4321 --epochs ${SCST_SEED2_EPOCHS:-${SCST_EPOCHS:-10}} --resume 1
 # Ensemble and latency measured on dev, the choice made, then test once (captioner/finish_v2.py).
 stage finish "$PY" -m captioner.finish_v2 --work "$WORK" --data "$DATA"
 echo "== all stages done: $(date -u +%H:%M:%S)"

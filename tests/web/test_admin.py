@@ -13,6 +13,7 @@ import pytest
 from bson import ObjectId
 
 from photoshare.services import accounts
+from photoshare.services.quota import human_bytes
 from tests.images import make_image
 from tests.support.api_clients import ApiClient, make_key
 
@@ -179,9 +180,11 @@ def test_quota_refuses_web_uploads_past_it_and_the_dashboard_shows_usage(user, b
     assert bob.upload(("first.jpg", make_image())).status_code == 303
     used = db.users.find_one({"_id": bob_id})["storage_used"]
     assert used == db.photos.find_one({"owner_id": bob_id})["stored_bytes"] > 0
-    assert "Storage: " in _text(bob.client.get("/")) and "of 2.0 GB used" in _text(bob.client.get("/"))
+    # The figures come from the account document the session loaded for this request.
+    assert f"Storage: {human_bytes(used)} of 2.0 GB used" in _text(bob.client.get("/"))
 
     assert _post_admin(user, f"/admin/users/{bob_id}/quota", {"quota_mb": "0"}).status_code == 303
+    assert f"Storage: {human_bytes(used)} of 0 bytes used (100 %)" in " ".join(_text(bob.client.get("/")).split())
     response = bob.upload(("second.jpg", make_image(color=(1, 2, 3))))
     assert response.status_code == 413
     assert "storage quota is full" in _text(response)

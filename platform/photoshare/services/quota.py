@@ -38,7 +38,11 @@ def effective_quota(user: dict, settings) -> int:
 
 
 def usage(db: Database, user_id: ObjectId, settings) -> Usage:
-    user = user_repo.find(db, user_id, {"storage_used": 1, "quota_bytes": 1}) or {}
+    return usage_of(user_repo.find(db, user_id, {"storage_used": 1, "quota_bytes": 1}) or {}, settings)
+
+
+def usage_of(user: dict, settings) -> Usage:
+    """The usage recorded in an account document already read (the session's)."""
     return Usage(used=max(0, int(user.get("storage_used") or 0)), quota=effective_quota(user, settings))
 
 

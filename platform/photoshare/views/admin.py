@@ -20,7 +20,7 @@ from ..services import admin as admin_service
 from ..services import password_reset, signup, system
 from ..services.errors import ValidationError
 from ..services.quota import human_bytes
-from ..services.quota import usage as quota_usage
+from ..services.quota import usage_of
 from ..links import external_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -65,8 +65,10 @@ def bytes_text(size) -> str:
 
 @bp.app_template_global()
 def storage_usage():
-    """The logged-in user's storage used and quota (the dashboard shows them)."""
-    return quota_usage(get_db(), current_user.id, current_app.config)
+    """The logged-in user's storage used and quota (the dashboard shows them), from the
+    account document the session loaded at the start of this request: one store round
+    trip fewer per dashboard (of six)."""
+    return usage_of(current_user.doc, current_app.config)
 
 
 @bp.get("")
