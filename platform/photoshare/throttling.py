@@ -105,3 +105,37 @@ def init_app(app: Flask) -> AttemptCounters:
 
 def take_attempt(scope: str, value: str, limit: str) -> Attempt:
     return current_app.extensions["photoshare.attempts"].take(scope, value, limit)
+
+
+@dataclass
+class Attempts:
+    """One attempt counted on several counters at once (a log-in per account and per
+    address): all taken, or none, since a full counter gives back those taken before it."""
+    taken: list[Attempt]
+    refused: Attempt | None = None
+    refused_scope: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.refused is None
+
+    @property
+    def retry_after(self) -> int:
+        return self.refused.retry_after if self.refused is not None else 0
+
+    def refund(self) -> None:
+        """Not a failure after all (a right password): none of the counters keeps it."""
+        for attempt in self.taken:
+            attempt.refund()
+
+
+def take_attempts(*counters: tuple[str, str, str]) -> Attempts:
+    """Count one attempt on each (scope, value, limit), in order; stops at the first full one."""
+    taken: list[Attempt] = []
+    for scope, value, limit in counters:
+        attempt = take_attempt(scope, value, limit)
+        if not attempt:
+            Attempts(taken).refund()
+            return Attempts([], attempt, scope)
+        taken.append(attempt)
+    return Attempts(taken)
+

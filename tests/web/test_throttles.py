@@ -103,7 +103,8 @@ def test_an_attacker_elsewhere_cannot_lock_the_owner_out(app, user):
     attacker = _browser_at(app, "203.0.113.9")
     for _ in range(3):
         assert attacker.login(password="wrong password").status_code == 401
-    assert attacker.login(password="wrong password").status_code == 429
+    locked = attacker.login(password="wrong password")
+    assert locked.status_code == 429 and "attempts for this account" in locked.get_data(as_text=True)
     assert attacker.login().status_code == 429  # locked: even the right password waits there
     # The owner, from their own address, logs in as usual.
     assert user.login().status_code == 303
@@ -164,3 +165,24 @@ def test_account_deletion_is_throttled_per_account(strict_app):
     response = ada.post("/account/delete", {"del-password": "correct horse"}, page="/account")
     assert response.status_code == 429
     assert db.users.count_documents({}) == 1
+
+
+def test_an_attempt_on_two_counters_is_counted_on_both_or_on_neither(app):
+    # A log-in counts per (account, address) and per address: when the second counter is
+    # full, the first must not keep the refused attempt (else refusals would lock it too).
+    import uuid
+
+    from photoshare.throttling import take_attempt, take_attempts
+
+    first, second = ("pair", uuid.uuid4().hex, "3 per minute"), ("address", uuid.uuid4().hex, "1 per minute")
+    with app.app_context():
+        assert take_attempts(first, second)
+        refused = take_attempts(first, second)
+        assert not refused and refused.refused_scope == "address" and refused.retry_after > 0
+        # The first counter holds one attempt, not two: two more fit under its limit of 3.
+        assert take_attempt(*first) and take_attempt(*first) and not take_attempt(*first)
+        # A right password gives back the attempt on every counter.
+        other = ("pair", uuid.uuid4().hex, "1 per minute")
+        right = take_attempts(other, ("address", uuid.uuid4().hex, "1 per minute"))
+        right.refund()
+        assert take_attempt(*other)

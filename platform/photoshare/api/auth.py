@@ -17,7 +17,7 @@ from flask import current_app, g, request
 from ..extensions import address_key, get_db, limiter_key
 from ..services import accounts, api_keys
 from ..services.errors import AuthenticationFailed, ServiceError
-from ..throttling import take_attempt
+from ..throttling import take_attempts
 from .errors import ApiAuthError, InsufficientScope
 
 KEY_SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
@@ -98,22 +98,18 @@ def _authenticate_basic(email: str, password: str) -> None:
     # the password is checked, atomically, per (account, address) and per address; a
     # right password gives its attempt back.
     config, address = current_app.config, request.remote_addr
-    pair = take_attempt("api-login-account", f"{accounts.normalize_email(email)}|{address}",
-                        config["API_TOKEN_LIMIT_PER_ACCOUNT"])
-    if not pair:
-        raise TooManyAttempts(pair.retry_after)
-    from_address = take_attempt("api-login-address", address, config["API_TOKEN_LIMIT_PER_ADDRESS"])
-    if not from_address:
-        pair.refund()
-        raise TooManyAttempts(from_address.retry_after)
+    attempts = take_attempts(
+        ("api-login-account", f"{accounts.normalize_email(email)}|{address}", config["API_TOKEN_LIMIT_PER_ACCOUNT"]),
+        ("api-login-address", address, config["API_TOKEN_LIMIT_PER_ADDRESS"]))
+    if not attempts:
+        raise TooManyAttempts(attempts.retry_after)
     try:
         user = accounts.authenticate(get_db(), email, password, rounds=config["BCRYPT_ROUNDS"])
     except AuthenticationFailed:
         # Same answer whether or not the e-mail has an account.
         raise ApiAuthError("Wrong e-mail address or password.", code="invalid_credentials",
                            schemes=("Basic",)) from None
-    pair.refund()
-    from_address.refund()
+    attempts.refund()
     g.api_owner_id = user["_id"]
 
 

@@ -20,7 +20,7 @@ from ..services import admin as admin_service
 from ..services import sessions
 from ..services import signup as signup_policy
 from ..services.errors import AuthenticationFailed, ServiceError
-from ..throttling import take_attempt
+from ..throttling import take_attempt, take_attempts
 
 bp = Blueprint("auth", __name__)
 
@@ -174,19 +174,16 @@ def login():
     if form.validate_on_submit():
         config, address = current_app.config, request.remote_addr
         email = accounts.normalize_email(form.email.data)
-        pair = take_attempt("login-account", f"{email}|{address}", config["LOGIN_LIMIT_PER_ACCOUNT"])
-        if not pair:
-            return _too_many(ACCOUNT_LOCKED, pair)
-        from_address = take_attempt("login-address", address, config["LOGIN_LIMIT_PER_ADDRESS"])
-        if not from_address:
-            pair.refund()
-            return _too_many(ADDRESS_LOCKED, from_address)
+        attempts = take_attempts(("login-account", f"{email}|{address}", config["LOGIN_LIMIT_PER_ACCOUNT"]),
+                                 ("login-address", address, config["LOGIN_LIMIT_PER_ADDRESS"]))
+        if not attempts:
+            return _too_many(ACCOUNT_LOCKED if attempts.refused_scope == "login-account" else ADDRESS_LOCKED,
+                             attempts)
         try:
             doc = accounts.authenticate(get_db(), email, form.password.data, rounds=_rounds())
         except AuthenticationFailed as error:
             return render_login(form, error.message, 401)
-        pair.refund()
-        from_address.refund()
+        attempts.refund()
         start_session(doc)
         # Only same-site paths: never redirect to another host after log-in.
         return redirect(local_redirect_target(request.args.get("next"), url_for("gallery.index")), 303)

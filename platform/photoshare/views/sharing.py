@@ -26,7 +26,7 @@ from ..forms import SharePasswordForm
 from ..image_responses import image_response
 from ..services import shares
 from ..services.errors import ServiceError
-from ..throttling import take_attempt
+from ..throttling import take_attempt, take_attempts
 
 bp = Blueprint("sharing", __name__, url_prefix="/s")
 
@@ -86,14 +86,13 @@ def _throttle_not_found(view):
 def _password_attempts(token: str):
     """Take a password attempt for this address and this link: (attempts, None), or
     (None, the 429 answer) if either is used up."""
-    by_address = take_attempt("share-password", request.remote_addr, _limit("SHARE_PASSWORD_LIMIT_PER_ADDRESS"))
-    if not by_address:
-        return None, _too_many(PASSWORD_THROTTLED_ADDRESS, by_address)
-    by_link = take_attempt("share-password-link", shares.hash_token(token), _limit("SHARE_PASSWORD_LIMIT_PER_LINK"))
-    if not by_link:
-        by_address.refund()
-        return None, _too_many(PASSWORD_THROTTLED_LINK, by_link)
-    return (by_address, by_link), None
+    attempts = take_attempts(
+        ("share-password", request.remote_addr, _limit("SHARE_PASSWORD_LIMIT_PER_ADDRESS")),
+        ("share-password-link", shares.hash_token(token), _limit("SHARE_PASSWORD_LIMIT_PER_LINK")))
+    if not attempts:
+        return None, _too_many(PASSWORD_THROTTLED_ADDRESS if attempts.refused_scope == "share-password"
+                               else PASSWORD_THROTTLED_LINK, attempts)
+    return attempts, None
 
 
 def _unlocked(shared: shares.Shared) -> bool:
@@ -130,8 +129,7 @@ def shared(token):
             if refusal is not None:
                 return refusal
             if shares.check_link_password(link, form.password.data):
-                for attempt in attempts:
-                    attempt.refund()
+                attempts.refund()
                 _unlock(link)
                 return redirect(url_for("sharing.shared", token=token), 303)
             return _password_page(token, form, "Wrong password.", 401)
