@@ -31,9 +31,10 @@ HTTP_MESSAGES = {
 }
 
 
-# Endpoints whose JSON errors are `{"code", "message"}` at the top level: the web upload's
-# JSON mode, whose shape is agreed with the dashboard's script.
-FLAT_JSON_ENDPOINTS = frozenset({"gallery.upload"})
+# Endpoints whose JSON errors are `{"code", "message"}` at the top level: the website's own
+# scripts' JSON modes (the dashboard's uploads, the photo page's caption editor, the share
+# dialog), whose shape is agreed with static/js.
+FLAT_JSON_ENDPOINTS = frozenset({"gallery.upload", "gallery.edit_caption", "share_links.create"})
 
 
 def wants_json() -> bool:

@@ -203,10 +203,8 @@ def photo_image(photo_id, variant):
 def edit_caption(photo_id):
     form = CaptionForm()  # CSRF is checked by CSRFProtect; the service checks the text
     if wants_json():  # inline editing on the photo page (photo.js); a plain form post gets a redirect
-        try:
-            updated = photo_service.update_photo(get_db(), current_user.id, photo_id, caption=form.caption.data)
-        except ServiceError as error:
-            return jsonify({"code": error.code, "message": error.message}), error.http_status
+        # A refused caption raises: errors.error_response answers it (flat JSON, FLAT_JSON_ENDPOINTS).
+        updated = photo_service.update_photo(get_db(), current_user.id, photo_id, caption=form.caption.data)
         return jsonify({key: status_view(updated)[key] for key in ("caption", "ai_caption", "user_caption")})
     photo_service.update_photo(get_db(), current_user.id, photo_id, caption=form.caption.data)
     flash("Caption saved." if form.caption.data and form.caption.data.strip() else "Back to the AI caption.",

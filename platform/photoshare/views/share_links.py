@@ -71,10 +71,10 @@ def create():
             expires_in_days=request.form.get("expires_in_days") or None, password=form.password.data or None,
             allow_download=form.allow_download.data, rounds=current_app.config["BCRYPT_ROUNDS"])
     except ServiceError as error:
-        if error.http_status == 404:
+        if error.http_status == 404 or wants_json():
+            # JSON: the share dialog's script shows the message beside the form (errors.error_response,
+            # flat for FLAT_JSON_ENDPOINTS).
             raise
-        if wants_json():  # the share dialog's script shows it beside the form
-            return jsonify({"code": error.code, "message": error.message}), error.http_status
         flash(f"No link was made: {error.message}", "error")
         return redirect(back, 303)
     url = url_for("sharing.shared", token=new.token, _external=True)
