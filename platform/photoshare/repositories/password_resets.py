@@ -23,15 +23,19 @@ def insert(db: Database, reset: dict) -> dict:
     return reset
 
 
+def _usable(token_hash: str, now: datetime) -> dict:
+    """The link of this token, if it is neither used nor expired."""
+    return {"token_hash": token_hash, "used_at": None, "expires_at": {"$gt": now}}
+
+
 def find_usable(db: Database, token_hash: str, now: datetime) -> dict | None:
-    return db.password_resets.find_one({"token_hash": token_hash, "used_at": None, "expires_at": {"$gt": now}})
+    return db.password_resets.find_one(_usable(token_hash, now))
 
 
 def consume(db: Database, token_hash: str, now: datetime) -> dict | None:
     """Use the link: one conditional update, so it works once even if sent twice at once."""
-    return db.password_resets.find_one_and_update(
-        {"token_hash": token_hash, "used_at": None, "expires_at": {"$gt": now}},
-        {"$set": {"used_at": now}}, return_document=ReturnDocument.AFTER)
+    return db.password_resets.find_one_and_update(_usable(token_hash, now), {"$set": {"used_at": now}},
+                                                  return_document=ReturnDocument.AFTER)
 
 
 def expire_all_of_user(db: Database, user_id: ObjectId, now: datetime) -> None:
