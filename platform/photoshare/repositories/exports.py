@@ -46,13 +46,17 @@ def start(db: Database, export_id: ObjectId, total: int) -> dict | None:
                                           return_document=ReturnDocument.AFTER)
 
 
-def progress(db: Database, export_id: ObjectId, done: int, cursor: str) -> None:
-    """A step is written: `done` photos so far, the next step starts after `cursor`."""
-    db.exports.update_one({"_id": export_id, "status": BUILDING}, {"$set": {"done": done, "cursor": cursor}})
+def progress(db: Database, export_id: ObjectId, done: int, cursor: str) -> dict | None:
+    """A step is written: `done` photos so far, the next step starts after `cursor`. The
+    export after it, or None if it is no longer being built (deleted meanwhile)."""
+    return db.exports.find_one_and_update({"_id": export_id, "status": BUILDING},
+                                          {"$set": {"done": done, "cursor": cursor}},
+                                          return_document=ReturnDocument.AFTER)
 
 
-def finish(db: Database, export_id: ObjectId, fields: dict) -> None:
-    db.exports.update_one({"_id": export_id, "status": BUILDING}, {"$set": {"status": READY, **fields}})
+def finish(db: Database, export_id: ObjectId, fields: dict) -> dict | None:
+    return db.exports.find_one_and_update({"_id": export_id, "status": BUILDING},
+                                          {"$set": {"status": READY, **fields}}, return_document=ReturnDocument.AFTER)
 
 
 def fail(db: Database, export_id: ObjectId, reason: str, now: datetime) -> None:

@@ -150,8 +150,7 @@ def build_step(db: Database, settings, export_id) -> dict | None:
                 records.write(json.dumps(_record(photo, _add_original(db, archive, photo)), ensure_ascii=False) + "\n")
         done = (export.get("done") or 0) + len(batch)
         if len(batch) == STEP_PHOTOS:
-            export_repo.progress(db, export_id, done, encode_cursor(batch[-1]))
-            return export_repo.find(db, export_id)
+            return export_repo.progress(db, export_id, done, encode_cursor(batch[-1]))
         size = _finish_archive(db, export["owner_id"], partial, records_path, folder / name)
     except Exception as error:
         partial.unlink(missing_ok=True)
@@ -159,11 +158,11 @@ def build_step(db: Database, settings, export_id) -> dict | None:
         export_repo.fail(db, export_id, f"The archive could not be built ({type(error).__name__}).", utcnow())
         raise
     now = utcnow()
-    export_repo.finish(db, export_id, {"done": done, "total": done, "file": name, "size_bytes": size,
-                                       "finished_at": now,
-                                       "expires_at": now + timedelta(hours=settings["EXPORT_TTL_HOURS"])})
+    finished = export_repo.finish(db, export_id, {
+        "done": done, "total": done, "file": name, "size_bytes": size, "finished_at": now,
+        "expires_at": now + timedelta(hours=settings["EXPORT_TTL_HOURS"])})
     log.info("export %s: %d photos, %s", export_id, done, name)
-    return export_repo.find(db, export_id)
+    return finished
 
 
 def _add_original(db: Database, archive: zipfile.ZipFile, photo: dict) -> str | None:
