@@ -28,7 +28,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -46,18 +45,13 @@ import requests  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from photoshare.embedded_store import free_port  # noqa: E402
+from platform_harness import csrf_token  # noqa: E402
 
 ACCOUNTS = 10
 PASSWORD = "load test password"
 RESULTS = ROOT / "bench" / "results" / "load.json"
 GENEROUS = "100000 per minute"
 RUN = uuid.uuid4().hex[:6]  # in the seeded e-mails: a stack used before accepts a new run
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
-
-
-def _csrf(session: requests.Session, url: str) -> str:
-    match = CSRF.search(session.get(url, timeout=60).text)
-    return match.group(1) or match.group(2)
 
 
 def _jpeg(index: int) -> bytes:
@@ -136,7 +130,7 @@ def seed(base: str, count: int) -> list[dict]:
         session = requests.Session()
         answer = session.post(f"{base}/signup", timeout=60, data={
             "email": email, "name": f"Load {number}", "password": PASSWORD, "confirm": PASSWORD,
-            "csrf_token": _csrf(session, f"{base}/signup")})
+            "csrf_token": csrf_token(session, f"{base}/signup")})
         answer.raise_for_status()
         token = requests.post(f"{base}/api/v1/tokens", auth=(email, PASSWORD), timeout=60,
                               json={"name": "load", "scopes": ["read", "write"]})

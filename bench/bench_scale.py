@@ -35,7 +35,6 @@ import argparse
 import io
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -55,23 +54,12 @@ import requests  # noqa: E402
 
 from photoshare.embedded_store import free_port, start_process, stop_process  # noqa: E402
 from photoshare.local_redis import redis_answers, start_redis_server  # noqa: E402
+from platform_harness import csrf_token, percentile  # noqa: E402
 
 OTHER_USERS = 10
 PASSWORD = "benchmark pw"
 TARGETS = {"upload": 250, "dashboard": 50, "api_list": 50, "search_web": 100, "search_api": 100}
 GROWTH_LIMIT = 1.5
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q
-    low, high = int(rank), min(int(rank) + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def csrf(session: requests.Session, url: str) -> str:
-    """The CSRF token of the form on `url` (what a browser posts back)."""
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(url, timeout=60).text).group(1)
 
 
 def small_jpegs(data_dir: Path, count: int) -> list[tuple[bytes, str]]:
@@ -189,7 +177,7 @@ class User:
         self.web = requests.Session()
         self.web.post(f"{base}/signup", timeout=60, data={
             "email": email, "name": email.split("@")[0], "password": PASSWORD, "confirm": PASSWORD,
-            "csrf_token": csrf(self.web, f"{base}/signup")}).raise_for_status()
+            "csrf_token": csrf_token(self.web, f"{base}/signup")}).raise_for_status()
         answer = requests.post(f"{base}/api/v1/tokens", auth=(email, PASSWORD), timeout=60,
                                json={"name": "bench", "scopes": ["read", "write"]})
         answer.raise_for_status()

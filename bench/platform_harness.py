@@ -33,6 +33,15 @@ from photoshare.embedded_store import free_port, start_process, stop_process  # 
 from photoshare.local_redis import redis_answers, start_redis_server  # noqa: E402
 
 
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_token(session: requests.Session, url: str) -> str:
+    """The CSRF token of the form on `url` (what a browser posts back)."""
+    match = CSRF_FIELD.search(session.get(url, timeout=60).text)
+    return match.group(1) or match.group(2)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = (len(ordered) - 1) * q
@@ -181,12 +190,9 @@ class RunningPlatform:
     # -- use -------------------------------------------------------------------------------------
     def api_client(self, email: str = "bench@example.com", password: str = "benchmark pw") -> ApiClient:
         session = requests.Session()
-
-        def csrf(url: str) -> str:
-            return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(url, timeout=60).text).group(1)
-
         session.post(f"{self.base}/signup", timeout=60, data={
-            "email": email, "password": password, "confirm": password, "csrf_token": csrf(f"{self.base}/signup")})
+            "email": email, "password": password, "confirm": password,
+            "csrf_token": csrf_token(session, f"{self.base}/signup")})
         response = requests.post(f"{self.base}/api/v1/tokens", auth=(email, password), timeout=60,
                                  json={"name": "bench", "scopes": ["read", "write"]})
         response.raise_for_status()
