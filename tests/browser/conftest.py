@@ -7,39 +7,21 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.common import ROOT, app_settings, drop_database, skip_unless
+from tests.support.common import ROOT, app_settings, drop_database, serving, skip_unless
 from tests.support.worker_harness import start_live_worker, stop_live_worker
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-@contextlib.contextmanager
-def _serving(app):
-    """`app` served over HTTP on a free port, from a thread."""
-    from werkzeug.serving import make_server
-
-    from photoshare.embedded_store import free_port
-
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
 @pytest.fixture
 def live_server(app):
     """The test's app served over HTTP on a free port, from a thread."""
-    with _serving(app) as url:
+    with serving(app) as url:
         yield url
 
 
@@ -57,7 +39,7 @@ def module_app(mongo_uri, redis_url, redis_client, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def module_live_server(module_app):
-    with _serving(module_app) as url:
+    with serving(module_app) as url:
         yield url
 
 

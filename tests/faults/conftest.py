@@ -8,7 +8,6 @@ worker_harness.py); their logs are kept, one file per start, to count model resu
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import signal
@@ -22,17 +21,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from PIL import Image
 
 from photoshare import create_app
 from photoshare.config import load_settings
 from photoshare.devserver import Supervisor
-from photoshare.embedded_store import free_port, start_process as start_store, stop_process
+from photoshare.embedded_store import start_process as start_store, stop_process
 from photoshare.local_redis import start_redis_server
 from photoshare.queueing import live_workers
 from photoshare.services import accounts, api_keys
 
-from tests.support.common import ROOT, SESSION_PREFIX
+from tests.images import make_image
+from tests.support.common import ROOT, SESSION_PREFIX, serving
 
 # One line per model result a job records (photoshare.worker.jobs._record: the photo id,
 # then the caption's repr), not "nothing to do" lines.
@@ -49,12 +48,6 @@ def poll(condition, timeout_s: float, what: str, every_s: float = 0.1):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s} s waiting for: {what}")
         time.sleep(every_s)
-
-
-def tiny_jpeg(index: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (48, 32), (index * 37 % 256, index * 91 % 256, 120)).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 class FaultStack:
@@ -84,7 +77,8 @@ class FaultStack:
         owner = accounts.register(self.db, "faults@example.com", "fault tests pw", "Faults", rounds=4)
         self.owner_id = owner["_id"]
         self.key = api_keys.create_key(self.db, owner["_id"], "faults", ["read", "write"], None).secret
-        self._serve()
+        self._serving = serving(self.app)  # closed in close()
+        self.base = self._serving.__enter__()
         self.supervisor = Supervisor()
         self.supervisor.WORKER_RESTART_DELAYS = (1, 1, 2, 2, 2)
         self.log_dir = root / "worker-logs"
@@ -93,16 +87,9 @@ class FaultStack:
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def _serve(self) -> None:
-        from werkzeug.serving import make_server
-
-        self.server = make_server("127.0.0.1", free_port(), self.app, threaded=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-
     def upload(self, index: int, timeout_s: float = 30) -> requests.Response:
         return requests.post(f"{self.base}/api/v1/photos", headers={"Authorization": f"Bearer {self.key}"},
-                             files={"image": (f"fault-{index}.jpg", tiny_jpeg(index), "image/jpeg")},
+                             files={"image": (f"fault-{index}.jpg", make_image(size=(48, 32), color=(index * 37 % 256, index * 91 % 256, 120)), "image/jpeg")},
                              data={"keep_both": "true"}, timeout=timeout_s)
 
     # -- Workers -----------------------------------------------------------------------
@@ -197,7 +184,7 @@ class FaultStack:
             if process.poll() is None:
                 process.terminate()
         self.supervisor.stop_all()
-        self.server.shutdown()
+        self._serving.__exit__(None, None, None)
         self.app.extensions["photoshare.backends"].close()
         self.thaw_store()
         stop_process(self.store_process)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -55,3 +57,22 @@ def drop_database(mongo_uri: str, settings: dict) -> None:
 
     with MongoClient(mongo_uri) as client:
         client.drop_database(settings["MONGO_DBNAME"])
+
+
+@contextlib.contextmanager
+def serving(app):
+    """`app` served over real HTTP on a free port, from a thread (a threaded server:
+    requests really run at once); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    from photoshare.embedded_store import free_port
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+

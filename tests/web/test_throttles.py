@@ -13,21 +13,15 @@ import pytest
 import requests
 
 from photoshare import create_app
-from photoshare.embedded_store import free_port
+from tests.support.common import serving
 from tests.support.sessions import Browser, csrf_token_from
 
 
 @pytest.fixture
 def served(app):
     """The test's app over real HTTP (a threaded server: requests really run at once)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 def _browser_at(app, address: str) -> Browser:

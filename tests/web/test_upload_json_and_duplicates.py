@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from photoshare import create_app
 from tests.images import make_image
 from tests.support.api_clients import ApiClient, make_key
 from tests.support.sessions import Browser
+from tests.support.common import serving
 from tests.support.storage import stored_keys
 
 JSON = {"Accept": "application/json"}
@@ -195,16 +195,8 @@ def test_the_default_throttle_lets_100_photos_through(settings):
 
 @pytest.fixture
 def http_server(app):
-    from werkzeug.serving import make_server
-
-    from photoshare.embedded_store import free_port
-
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 @pytest.mark.parametrize("accept, status", [("application/json", b" 401 "), ("text/html", b" 302 ")])
