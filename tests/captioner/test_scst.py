@@ -101,3 +101,34 @@ def test_a_finished_run_resumed_again_does_nothing_more(vocab, toy, tmp_path):
     _, first = run(vocab, toy, init_dir, tmp_path / "out", logs, epochs=1)
     _, again = run(vocab, toy, init_dir, tmp_path / "out", logs, epochs=1, resume=1)
     assert first["epoch"] == again["epoch"] == [0, 1]
+
+
+def _reference_loss(model, vocab, features, refs) -> float:
+    """Teacher-forced cross-entropy of the toy references (one per image)."""
+    import tensorflow as tf
+
+    from captioner.train import caption_matrix
+
+    tokens = caption_matrix(vocab, [r[0] for r in refs], 6)
+    logits, _ = model.teacher_forcing(tf.constant(features.astype(np.float32)), tokens[:, :-1])
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens[:, 1:], logits=logits)
+    mask = tokens[:, 1:] != vocab.pad_id
+    return float(tf.reduce_sum(ce * mask) / mask.sum())
+
+
+def test_the_xe_anchor_trains_on_the_references_beside_the_policy_gradient(vocab, toy):
+    from captioner.train import caption_matrix
+
+    features, refs = toy
+    ref_tokens = caption_matrix(vocab, [r for image in refs for r in image], 6).reshape(3, 5, -1)
+    cider, images, losses = CiderD(refs), np.arange(3), {}
+    for weight in (0.0, 1.0):
+        model = tiny_decoder(vocab)
+        before = _reference_loss(model, vocab, features, refs)
+        trainer = ScstTrainer(model, vocab, ScstConfig(samples=5, lr=1e-2, max_words=7, seed=3, xe_weight=weight))
+        for step in range(20):
+            trainer.train_step(features, images, cider, step, ref_tokens)
+        losses[weight] = (before, _reference_loss(model, vocab, features, refs))
+    # Same start (2.88); after 20 updates measured 2.59 without the anchor and 1.38 with it.
+    assert losses[0.0][0] == losses[1.0][0]
+    assert losses[1.0][1] < 0.7 * losses[0.0][1], losses
