@@ -103,26 +103,27 @@ class ScstTrainer:
                 out.append(words)
             return tf.stack(out, 1)
 
+        def policy_loss(features, sequences, mask, advantage):
+            """-sum (r - b) log p(w_t) over the sampled words, per counted token."""
+            inputs = tf.concat([tf.fill([tf.shape(sequences)[0], 1], vocab.start_id), sequences[:, :-1]], 1)
+            logits, _ = model.teacher_forcing(features, inputs, training=False)
+            logp = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sequences, logits=logits + self.ban[None])
+            return -tf.reduce_sum(advantage[:, None] * logp * mask) / tf.reduce_sum(mask)
+
         @tf.function(reduce_retracing=True)
         def update(features, sequences, mask, advantage):
-            inputs = tf.concat([tf.fill([tf.shape(sequences)[0], 1], vocab.start_id), sequences[:, :-1]], 1)
             with tf.GradientTape() as tape:
-                logits, _ = model.teacher_forcing(features, inputs, training=False)
-                logp = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sequences, logits=logits + self.ban[None])
-                loss = -tf.reduce_sum(advantage[:, None] * logp * mask) / tf.reduce_sum(mask)
+                loss = policy_loss(features, sequences, mask, advantage)
             grads = tape.gradient(loss, model.trainable_variables)
             self.optimizer.apply_gradients(zip(grads, model.trainable_variables))
             return loss
 
         @tf.function(reduce_retracing=True)
         def update_anchored(features, sequences, mask, advantage, ref_features, ref_tokens):
-            inputs = tf.concat([tf.fill([tf.shape(sequences)[0], 1], vocab.start_id), sequences[:, :-1]], 1)
             ref_inputs, ref_targets = ref_tokens[:, :-1], ref_tokens[:, 1:]
             ref_mask = tf.cast(ref_targets != vocab.pad_id, tf.float32)
             with tf.GradientTape() as tape:
-                logits, _ = model.teacher_forcing(features, inputs, training=False)
-                logp = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=sequences, logits=logits + self.ban[None])
-                loss = -tf.reduce_sum(advantage[:, None] * logp * mask) / tf.reduce_sum(mask)
+                loss = policy_loss(features, sequences, mask, advantage)
                 ref_logits, _ = model.teacher_forcing(ref_features, ref_inputs, training=False)
                 xe = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ref_targets, logits=ref_logits)
                 total = loss + config.xe_weight * tf.reduce_sum(xe * ref_mask) / tf.reduce_sum(ref_mask)
